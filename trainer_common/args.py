@@ -1,0 +1,62 @@
+"""Command-line parsing with `HfArgumentParser`, plus JSON/YAML config files.
+
+`python run_x.py config.yaml --learning_rate 1e-4` reads the file first and lets the flags after it override it.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def load_config_file(path: str) -> dict:
+    """Read a JSON or YAML mapping of argument names to values."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    text = file.read_text(encoding="utf-8")
+    if file.suffix == ".json":
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON: {err}") from err
+    else:
+        import yaml
+
+        try:
+            config = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ValueError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a mapping of argument names to values, got {type(config).__name__}")
+    return config
+
+
+def parse_args(dataclass_types, argv: list[str] | None = None):
+    """Parse `argv` into one instance of each dataclass type, in order.
+
+    The first argument may be a `.json`/`.yaml`/`.yml` file; its values become defaults and the remaining
+    flags override them. Unknown keys in the file are an error that names the key and the file.
+    """
+    from transformers import HfArgumentParser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = HfArgumentParser(dataclass_types)
+    if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
+        config_path = argv.pop(0)
+        config = load_config_file(config_path)
+        known = {action.dest: action for action in parser._actions}
+        unknown = sorted(set(config) - set(known))
+        if unknown:
+            raise ValueError(f"{config_path}: unknown argument(s): {', '.join(unknown)}")
+        defaults = {}
+        for key, value in config.items():
+            action = known[key]
+            action.required = False  # the file supplies it
+            # Convert through the flag's own type, so "1e-3" in YAML means what --learning_rate 1e-3 means.
+            if isinstance(value, str) and action.type is not None and action.nargs is None:
+                value = action.type(value)
+            defaults[key] = value
+        parser.set_defaults(**defaults)
+    return parser.parse_args_into_dataclasses(args=argv)

@@ -1,0 +1,26 @@
+"""Entry-point helpers: subcommand dispatch and clear, non-zero exits on bad input."""
+
+import importlib
+import os
+import sys
+
+
+def run_cli(commands: dict[str, str], default: str, argv: list[str] | None = None) -> int:
+    """Dispatch `argv` to `module:function` by its first word (`default` when it is not a command name).
+
+    Bad input (a missing or malformed file, an unknown label, a broken checkpoint) surfaces as `FileNotFoundError`,
+    `ValueError` or `OSError`; it is reported as one `error:` line and exit status 2. Set `TOOLKIT_DEBUG=1` for the
+    traceback.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name = argv.pop(0) if argv and argv[0] in commands else default
+    module_name, function_name = commands[name].split(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    try:
+        function(argv)
+    except (FileNotFoundError, ValueError, OSError) as err:
+        if os.environ.get("TOOLKIT_DEBUG"):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,81 @@
+"""Training curves from `trainer_state.json` and image grids, written as PNG files."""
+
+import json
+import os
+from pathlib import Path
+
+from .io import atomic_path
+
+
+def read_log_history(output_dir: str | os.PathLike) -> list[dict]:
+    """The `log_history` list that `Trainer.save_state()` writes to `trainer_state.json`."""
+    path = Path(output_dir) / "trainer_state.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no trainer_state.json in {output_dir}")
+    return json.loads(path.read_text())["log_history"]
+
+
+def plot_curves(log_history: list[dict], panels: list[tuple[str, list[str]]], path: str | os.PathLike) -> None:
+    """One panel per `(title, keys)`; each key present in the logs becomes a line against the global step.
+
+    Training keys are logged every `logging_steps` and `eval_*` keys at each evaluation, so they are plotted
+    as points of their own steps rather than aligned.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for ax, (title, keys) in zip(axes[0], panels):
+        for key in keys:
+            points = [(entry["step"], entry[key]) for entry in log_history if key in entry]
+            if points:
+                steps, values = zip(*points)
+                ax.plot(steps, values, marker="o" if key.startswith("eval_") else None, markersize=3, label=key)
+        ax.set_title(title)
+        ax.set_xlabel("iteration (optimizer step)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
+def to_uint8(images):
+    """Float images in [0, 1] (any array-like, shape [N, H, W]) to a uint8 numpy array."""
+    import numpy as np
+
+    return (np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def save_image_grid(images, path: str | os.PathLike, ncols: int = 10, pad: int = 2) -> None:
+    """Tile grayscale images of shape [N, H, W] with values in [0, 1] into one PNG, `ncols` per row."""
+    import numpy as np
+    from PIL import Image
+
+    images = to_uint8(images)
+    n, h, w = images.shape
+    nrows = -(-n // ncols)
+    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), 255, dtype=np.uint8)
+    for i, image in enumerate(images):
+        row, col = divmod(i, ncols)
+        top, left = pad + row * (h + pad), pad + col * (w + pad)
+        grid[top : top + h, left : left + w] = image
+    with atomic_path(path) as tmp:
+        Image.fromarray(grid).save(tmp, format="PNG")
+
+
+def save_images(images, directory: str | os.PathLike, prefix: str = "sample") -> list[Path]:
+    """Write each [H, W] image in [0, 1] to `directory/{prefix}_{i}.png`."""
+    from PIL import Image
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, image in enumerate(to_uint8(images)):
+        paths.append(directory / f"{prefix}_{i}.png")
+        with atomic_path(paths[-1]) as tmp:
+            Image.fromarray(image).save(tmp, format="PNG")
+    return paths

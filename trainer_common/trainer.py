@@ -1,0 +1,64 @@
+"""A `Trainer` that logs the parts of a composite loss beside the total.
+
+A model whose output carries, say, `recon_loss` and `kl_loss` next to `loss` gets `recon_loss`/`kl_loss` in the
+training logs and `eval_recon_loss`/`eval_kl_loss` in the evaluation metrics, averaged over all processes, so they
+reach the console, `trainer_state.json` and every `report_to` integration like any other metric.
+"""
+
+import torch
+from transformers import Trainer
+
+
+class MultiLossTrainer(Trainer):
+    """`Trainer` that averages and logs the named loss components found in the model outputs.
+
+    Args:
+        loss_components: output keys to log, e.g. `("recon_loss", "kl_loss")`.
+        *args, **kwargs: passed on to `Trainer`.
+    """
+
+    def __init__(self, *args, loss_components: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_components = tuple(loss_components)
+        # Running sums stay on the device; one sync per log, not per step.
+        self._component_sums = {"train": None, "eval": None}
+        self._component_counts = {"train": 0, "eval": 0}
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if self.loss_components:
+            split = "train" if model.training else "eval"
+            # Weight by batch size so the eval average is per example, as Trainer's own eval_loss is.
+            weight = 1 if split == "train" else _batch_size(inputs)
+            values = torch.stack([outputs[name].detach().float() for name in self.loss_components]) * weight
+            sums = self._component_sums[split]
+            self._component_sums[split] = values if sums is None else sums + values
+            self._component_counts[split] += weight
+        return (loss, outputs) if return_outputs else loss
+
+    def _pop_components(self, split: str, prefix: str) -> dict[str, float]:
+        """Average the sums since the last call over all processes and reset them."""
+        sums, count = self._component_sums[split], self._component_counts[split]
+        if sums is None:
+            return {}
+        totals = torch.cat([sums, sums.new_tensor([count])])
+        totals = self.accelerator.reduce(totals, reduction="sum")
+        self._component_sums[split], self._component_counts[split] = None, 0
+        means = (totals[:-1] / totals[-1]).tolist()
+        return {f"{prefix}{name}": round(value, 4) for name, value in zip(self.loss_components, means)}
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs:  # a training log line
+            logs.update(self._pop_components("train", prefix=""))
+        super().log(logs, start_time)
+
+    def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
+        self._component_sums["eval"], self._component_counts["eval"] = None, 0
+        output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
+        output.metrics.update(self._pop_components("eval", prefix=f"{metric_key_prefix}_"))
+        return output
+
+
+def _batch_size(inputs) -> int:
+    first = next(value for value in inputs.values() if isinstance(value, torch.Tensor))
+    return first.shape[0]

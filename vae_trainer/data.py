@@ -1,0 +1,107 @@
+"""MNIST loading: the bundled copy, a folder of IDX files, or a Hub dataset; all as one float tensor up front."""
+
+import gzip
+import os
+from pathlib import Path
+
+BUNDLED_MNIST = Path(__file__).parent / "mnist"
+IDX_STEMS = {
+    ("train", "images"): "train-images",
+    ("train", "labels"): "train-labels",
+    ("test", "images"): "t10k-images",
+    ("test", "labels"): "t10k-labels",
+}
+# magic number -> (number of dimensions, what the file holds); the dtype code 0x08 is unsigned byte
+IDX_MAGIC = {0x00000803: (3, "images"), 0x00000801: (1, "labels")}
+
+
+def find_idx_file(data_dir: str | os.PathLike, split: str, kind: str) -> Path:
+    """Locate e.g. `train-images-idx3-ubyte[.gz]` or `train-images.idx3-ubyte[.gz]` in `data_dir`."""
+    stem, ndim = IDX_STEMS[(split, kind)], 3 if kind == "images" else 1
+    names = [f"{stem}{sep}idx{ndim}-ubyte{ext}" for sep in ("-", ".") for ext in (".gz", "")]
+    for name in names:
+        if (Path(data_dir) / name).is_file():
+            return Path(data_dir) / name
+    raise FileNotFoundError(f"no MNIST {split} {kind} file in {data_dir}: looked for {', '.join(names)}")
+
+
+def read_idx(path: str | os.PathLike):
+    """Read an unsigned-byte IDX file (gzipped or raw) into a numpy array, checking magic number and size."""
+    import numpy as np
+
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise ValueError(f"{path}: corrupt gzip data ({err})") from err
+    if len(raw) < 8:
+        raise ValueError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic not in IDX_MAGIC:
+        raise ValueError(f"{path}: bad magic number 0x{magic:08x}; expected 0x00000803 (images) or 0x00000801 (labels)")
+    ndim = IDX_MAGIC[magic][0]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path}: truncated header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape))
+    if len(raw) != expected:
+        raise ValueError(f"{path}: truncated or padded: header says {shape} = {expected} bytes, file has {len(raw)}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def load_idx_split(data_dir: str | os.PathLike, split: str):
+    """Images of one split as a float32 tensor [N, 784] in [0, 1], and their labels as int64 [N]."""
+    import torch
+
+    images = read_idx(find_idx_file(data_dir, split, "images"))
+    labels = read_idx(find_idx_file(data_dir, split, "labels"))
+    if images.ndim != 3 or labels.ndim != 1:
+        raise ValueError(f"{data_dir}: {split} images must be 3-D and labels 1-D, got {images.shape}, {labels.shape}")
+    if len(images) != len(labels):
+        raise ValueError(f"{data_dir}: {split} has {len(images)} images but {len(labels)} labels")
+    pixels = torch.from_numpy(images.reshape(len(images), -1).astype("float32") / 255.0)
+    return pixels, torch.from_numpy(labels.astype("int64"))
+
+
+def load_hub_split(dataset_name: str, split: str, config_name: str | None = None):
+    """The same tensors from a Hub dataset with `image` and `label` columns, e.g. `ylecun/mnist`."""
+    import datasets
+    import numpy as np
+    import torch
+
+    dataset = datasets.load_dataset(dataset_name, config_name, split=split)
+    images = np.stack([np.asarray(image, dtype=np.uint8) for image in dataset["image"]])  # once, up front
+    pixels = torch.from_numpy(images.reshape(len(images), -1).astype("float32") / 255.0)
+    return pixels, torch.as_tensor(dataset["label"], dtype=torch.int64)
+
+
+class MNISTDataset:
+    """Flattened images held as one tensor; each item is `{"pixel_values": tensor[784]}`."""
+
+    def __init__(self, pixels, binarize: bool = False):
+        self.pixels = (pixels > 0.5).float() if binarize else pixels
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"pixel_values": self.pixels[index]}
+
+
+def collate(features: list[dict]) -> dict:
+    import torch
+
+    return {"pixel_values": torch.stack([feature["pixel_values"] for feature in features])}
+
+
+def load_mnist(data_dir=None, dataset_name=None, dataset_config_name=None, binarize=False):
+    """Train and test `MNISTDataset`s from the Hub dataset, the IDX folder, or the bundled copy, in that order."""
+    if dataset_name:
+        train, test = (load_hub_split(dataset_name, split, dataset_config_name)[0] for split in ("train", "test"))
+    else:
+        directory = data_dir or BUNDLED_MNIST
+        train, test = (load_idx_split(directory, split)[0] for split in ("train", "test"))
+    return MNISTDataset(train, binarize), MNISTDataset(test, binarize)

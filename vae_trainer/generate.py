@@ -1,0 +1,29 @@
+"""`run_vae.py generate`: decode digits from a saved VAE."""
+
+import argparse
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="run_vae.py generate", description="Generate digits from a saved VAE.")
+    parser.add_argument("--model", required=True, help="Saved VAE folder or Hub id.")
+    parser.add_argument("--num_samples", type=int, default=10, help="Number of digits (default 10).")
+    parser.add_argument("--output", required=True, help="Folder for samples.png and samples/sample_{i}.png.")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the z draws (default 0).")
+    parser.add_argument("--trust_remote_code", action="store_true", help="Load the model code from the checkpoint.")
+    args = parser.parse_args(argv)
+    if args.num_samples <= 0:
+        raise ValueError(f"--num_samples must be positive, got {args.num_samples}")
+
+    from transformers import AutoModel
+
+    from . import VAEModel  # registers the Auto classes
+    from .plots import write_samples
+
+    try:
+        model = AutoModel.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"could not load a VAE from {args.model}: {err}") from err
+    if not isinstance(model, VAEModel) and type(model).__name__ != "VAEModel":
+        raise ValueError(f"{args.model} holds a {type(model).__name__}, not a VAE")
+    path = write_samples(model.eval(), args.num_samples, args.output, args.seed)
+    print(f"wrote {args.num_samples} samples to {path} and {args.output}/samples/")

@@ -1,0 +1,49 @@
+"""The VAE's figures: loss curves, generated digits, and test reconstructions."""
+
+import os
+from pathlib import Path
+
+from trainer_common.plots import plot_curves, save_image_grid, save_images
+
+VAE_PANELS = [
+    ("Reconstruction loss (BCE per image)", ["recon_loss", "eval_recon_loss"]),
+    ("KL divergence (per image)", ["kl_loss", "eval_kl_loss"]),
+]
+
+
+def write_samples(model, num_samples: int, output_dir: str | os.PathLike, seed: int = 0) -> Path:
+    """Decode `num_samples` z ~ N(0, I) into `samples.png` and `samples/sample_{i}.png`."""
+    import torch
+
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    images = model.sample(num_samples, generator=generator).cpu()
+    save_images(images, Path(output_dir) / "samples")
+    save_image_grid(images, Path(output_dir) / "samples.png", ncols=min(num_samples, 10))
+    return Path(output_dir) / "samples.png"
+
+
+def write_reconstructions(model, pixels, path: str | os.PathLike, n: int = 10) -> None:
+    """The first `n` test images on the top row, their reconstructions below."""
+    import torch
+
+    side = model.config.image_size
+    with torch.no_grad():
+        originals = pixels[:n].to(model.device)
+        reconstructions = model(originals, return_loss=False).reconstruction
+    grid = torch.cat([originals, reconstructions]).reshape(-1, side, side).cpu()
+    save_image_grid(grid, path, ncols=len(originals))
+
+
+def write_figures(trainer, test_set, num_samples: int, seed: int) -> dict[str, str]:
+    """Write loss_curves.png, samples.png (+ samples/) and reconstructions.png; return their paths by name."""
+    out = Path(trainer.args.output_dir)
+    model = trainer.model.eval()
+    figures = {}
+    if trainer.state.log_history:
+        plot_curves(trainer.state.log_history, VAE_PANELS, out / "loss_curves.png")
+        figures["loss_curves"] = str(out / "loss_curves.png")
+    figures["samples"] = str(write_samples(model, num_samples, out, seed))
+    if len(test_set):
+        write_reconstructions(model, test_set.pixels, out / "reconstructions.png")
+        figures["reconstructions"] = str(out / "reconstructions.png")
+    return figures
