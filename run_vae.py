@@ -10,5 +10,12 @@ import sys
 
 from trainer_common.cli import run_cli
 
+COMMANDS = {"train": "vae_trainer.train:main", "generate": "vae_trainer.generate:main"}
+
+
+def main() -> int:
+    return run_cli(COMMANDS, default="train")
+
+
 if __name__ == "__main__":
-    sys.exit(run_cli({"train": "vae_trainer.train:main", "generate": "vae_trainer.generate:main"}, default="train"))
+    sys.exit(main())

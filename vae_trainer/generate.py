@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         model = AutoModel.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
-    except (OSError, ValueError) as err:
+    except Exception as err:  # a missing folder, bad config or corrupt weights all surface differently
         raise ValueError(f"could not load a VAE from {args.model}: {err}") from err
     if not isinstance(model, VAEModel) and type(model).__name__ != "VAEModel":
         raise ValueError(f"{args.model} holds a {type(model).__name__}, not a VAE")

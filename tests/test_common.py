@@ -1,0 +1,107 @@
+"""Shared utilities: config-file parsing, safe writes, curve plotting and the multi-loss Trainer."""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from trainer_common.args import parse_args
+from trainer_common.io import atomic_path, write_json
+from trainer_common.plots import plot_curves, save_image_grid
+from vae_trainer.train import VAEArguments, VAETrainingArguments
+
+
+def test_config_file_then_flags_override(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("latent_dim: 8\nlearning_rate: '3e-4'\noutput_dir: " + str(tmp_path / "out") + "\n")
+    args, training_args = parse_args((VAEArguments, VAETrainingArguments), [str(config), "--latent_dim", "4"])
+    assert args.latent_dim == 4  # the flag wins
+    assert training_args.learning_rate == pytest.approx(3e-4)  # a YAML string goes through the flag's type
+    assert training_args.output_dir == str(tmp_path / "out")
+
+    as_json = tmp_path / "run.json"
+    as_json.write_text(json.dumps({"hidden_dim": 32, "num_train_epochs": 2}))
+    args, training_args = parse_args((VAEArguments, VAETrainingArguments), [str(as_json)])
+    assert args.hidden_dim == 32 and training_args.num_train_epochs == 2
+    assert training_args.per_device_train_batch_size == 128  # the task's own default survives
+
+
+def test_config_file_errors_name_file_and_key(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("latent_dims: 8\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: unknown argument\(s\): latent_dims"):
+        parse_args((VAEArguments, VAETrainingArguments), [str(config)])
+    config.write_text("[1, 2\n")
+    with pytest.raises(ValueError, match="bad.yaml: not valid YAML"):
+        parse_args((VAEArguments, VAETrainingArguments), [str(config)])
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        parse_args((VAEArguments, VAETrainingArguments), [str(tmp_path / "missing.json")])
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "result.json"
+    write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("interrupted")
+    assert json.loads(target.read_text()) == {"a": 1}  # the old complete file is untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_plots_and_grids(tmp_path):
+    history = [{"step": s, "loss": 10 / s, "recon_loss": 9 / s} for s in range(1, 20)] + [
+        {"step": 19, "eval_loss": 1.0, "eval_recon_loss": 0.9}
+    ]
+    plot_curves(history, [("a", ["recon_loss", "eval_recon_loss"]), ("b", ["loss", "missing_key"])], tmp_path / "c.png")
+    with Image.open(tmp_path / "c.png") as image:
+        assert image.format == "PNG"
+    save_image_grid(torch.rand(7, 5, 6), tmp_path / "g.png", ncols=3, pad=1)
+    with Image.open(tmp_path / "g.png") as image:
+        assert image.size == (3 * 7 + 1, 3 * 6 + 1)
+
+
+class TwoPartLoss(nn.Module):
+    """A real (tiny) model whose loss has two named parts."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.tensor(3.0))
+
+    def forward(self, x, return_loss=True):
+        part_a = ((self.weight * x) ** 2).mean()
+        part_b = self.weight.abs() * 0 + 2.0
+        return {"loss": part_a + part_b, "part_a": part_a, "part_b": part_b}
+
+
+def test_multi_loss_trainer_averages_components(tmp_path):
+    from transformers import TrainingArguments
+
+    from trainer_common.trainer import MultiLossTrainer
+
+    data = [{"x": torch.tensor([float(i % 4)])} for i in range(32)]
+    trainer = MultiLossTrainer(
+        model=TwoPartLoss(),
+        args=TrainingArguments(
+            output_dir=str(tmp_path), per_device_train_batch_size=4, per_device_eval_batch_size=5, max_steps=8,
+            logging_steps=4, learning_rate=0.05, report_to="none", use_cpu=True, remove_unused_columns=False,
+            eval_strategy="steps", eval_steps=8, save_strategy="no", disable_tqdm=True,
+        ),
+        train_dataset=data,
+        eval_dataset=data[:13],  # batches of 5, 5, 3: the average must weight by batch size
+        loss_components=("part_a", "part_b"),
+    )  # fmt: skip
+    trainer.train()
+    logs = trainer.state.log_history
+    train_logs = [e for e in logs if "loss" in e]
+    assert len(train_logs) == 2
+    for entry in train_logs:
+        assert entry["part_b"] == pytest.approx(2.0)
+        assert entry["part_a"] + entry["part_b"] == pytest.approx(entry["loss"], rel=1e-3)
+    final = [e for e in logs if "eval_loss" in e][-1]
+    w = trainer.model.weight.item()
+    assert abs(w) < 3.0  # it trained
+    per_example = [(w * (i % 4)) ** 2 for i in range(13)]
+    assert final["eval_part_a"] == pytest.approx(sum(per_example) / 13, rel=1e-3)
+    assert final["eval_part_b"] == pytest.approx(2.0)

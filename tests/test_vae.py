@@ -1,0 +1,247 @@
+"""VAE: loss arithmetic, IDX reading, training through run_vae.py, outputs, save/load and remote-code loading."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from vae_trainer import VAEConfig, VAEModel
+from vae_trainer.data import find_idx_file, load_idx_split, read_idx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    magic = 0x00000803 if array.ndim == 3 else 0x00000801
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_mnist(directory: Path, n_train=256, n_test=64, gz=True, dot_spelling=False, seed=0) -> Path:
+    """Synthetic 28x28 'digits': bright horizontal or vertical bars, learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 2, n)
+        images = np.zeros((n, 28, 28), dtype=np.uint8)
+        for image, label, pos in zip(images, labels, rng.integers(4, 24, n)):
+            if label:
+                image[:, pos - 2 : pos + 2] = 255
+            else:
+                image[pos - 2 : pos + 2, :] = 255
+        for kind, array, ndim in (("images", images, 3), ("labels", labels, 1)):
+            sep = "." if dot_spelling else "-"
+            name = f"{prefix}-{kind}{sep}idx{ndim}-ubyte" + (".gz" if gz else "")
+            data = idx_bytes(array)
+            (directory / name).write_bytes(gzip.compress(data) if gz else data)
+    return directory
+
+
+# ---- model and loss -------------------------------------------------------------------------------------------
+
+
+def test_shapes_and_loss_arithmetic():
+    torch.manual_seed(0)
+    model = VAEModel(VAEConfig())
+    x = torch.rand(5, 784)
+    out = model(x)
+    assert out.reconstruction.shape == (5, 784)
+    assert out.mean.shape == out.logvar.shape == (5, 20)
+    assert out.reconstruction.min() >= 0 and out.reconstruction.max() <= 1
+
+    # KL(N(mu, sigma^2) || N(0, 1)) per dimension = (sigma^2 + mu^2 - 1 - log sigma^2) / 2, by hand.
+    mu, logvar = out.mean.detach().double(), out.logvar.detach().double()
+    kl_by_hand = sum(
+        0.5 * (np.exp(lv) + m**2 - 1 - lv) for row_m, row_lv in zip(mu.tolist(), logvar.tolist())
+        for m, lv in zip(row_m, row_lv)
+    ) / 5
+    assert out.kl_loss.item() == pytest.approx(kl_by_hand, rel=1e-5)
+
+    bce = F.binary_cross_entropy(out.reconstruction, x, reduction="sum") / 5
+    assert out.recon_loss.item() == pytest.approx(bce.item(), rel=1e-6)
+    assert out.loss.item() == pytest.approx(out.recon_loss.item() + out.kl_loss.item(), rel=1e-6)
+
+
+def test_kl_weight_and_gaussian_init():
+    model = VAEModel(VAEConfig(kl_weight=0.5, initializer_range=0.05))
+    for layer in (model.encoder, model.mean_head, model.logvar_head, model.decoder_hidden, model.decoder_out):
+        assert layer.weight.std().item() == pytest.approx(0.05, rel=0.1)
+        assert torch.all(layer.bias == 0)
+    out = model(torch.rand(3, 784))
+    assert out.loss.item() == pytest.approx(out.recon_loss.item() + 0.5 * out.kl_loss.item(), rel=1e-6)
+    assert model.sample(4).shape == (4, 28, 28)
+    assert model(torch.rand(2, 28, 28), return_loss=False).loss is None
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="latent_dim"):
+        VAEConfig(latent_dim=0)
+    with pytest.raises(ValueError, match="image_size"):
+        VAEConfig(input_dim=100)
+
+
+# ---- IDX reading ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gz", [True, False])
+@pytest.mark.parametrize("dot_spelling", [True, False])
+def test_idx_reader_gz_raw_and_both_spellings(tmp_path, gz, dot_spelling):
+    write_mnist(tmp_path, n_train=7, n_test=3, gz=gz, dot_spelling=dot_spelling)
+    pixels, labels = load_idx_split(tmp_path, "train")
+    assert pixels.shape == (7, 784) and pixels.dtype == torch.float32
+    assert labels.shape == (7,)
+    assert 0.0 <= pixels.min() and pixels.max() == 1.0
+    raw = read_idx(find_idx_file(tmp_path, "test", "images"))
+    assert raw.shape == (3, 28, 28) and raw.dtype == np.uint8
+
+
+def test_idx_errors_name_the_file(tmp_path):
+    write_mnist(tmp_path, n_train=4, n_test=2, gz=False)
+    images = tmp_path / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-10])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: truncated"):
+        load_idx_split(tmp_path, "train")
+    images.write_bytes(b"\x00\x00\x08\x99" + b"\x00" * 20)
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: bad magic number 0x00000899"):
+        read_idx(images)
+    with pytest.raises(FileNotFoundError, match=r"no MNIST test labels file in .*t10k-labels-idx1-ubyte"):
+        find_idx_file(tmp_path / "nowhere", "test", "labels")
+
+
+# ---- training through run_vae.py ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """Two epochs through the real entry point on synthetic IDX files."""
+    from vae_trainer.train import main
+
+    tmp = tmp_path_factory.mktemp("vae")
+    data = write_mnist(tmp / "data")
+    out = tmp / "run"
+    results = main(
+        [
+            "--data_dir", str(data), "--output_dir", str(out), "--num_train_epochs", "2",
+            "--per_device_train_batch_size", "32", "--logging_steps", "2", "--hidden_dim", "64",
+            "--latent_dim", "4", "--initializer_range", "0.05", "--learning_rate", "0.01", "--disable_tqdm", "true", "--report_to", "none",
+        ]
+    )  # fmt: skip
+    return out, results, data
+
+
+def test_training_lowers_the_loss_and_logs_components(trained_run):
+    out, results, _ = trained_run
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    train_logs = [entry for entry in history if "loss" in entry]
+    eval_logs = [entry for entry in history if "eval_loss" in entry]
+    assert len(train_logs) >= 4 and len(eval_logs) == 2
+    assert train_logs[-1]["loss"] < 0.7 * train_logs[0]["loss"]
+    for entry in train_logs:
+        assert {"recon_loss", "kl_loss"} <= entry.keys()
+        assert entry["recon_loss"] + entry["kl_loss"] == pytest.approx(entry["loss"], rel=0.02)
+    for entry in eval_logs:
+        assert {"eval_recon_loss", "eval_kl_loss"} <= entry.keys()
+        assert entry["eval_recon_loss"] + entry["eval_kl_loss"] == pytest.approx(entry["eval_loss"], rel=1e-3)
+    saved = json.loads((out / "all_results.json").read_text())
+    assert saved["test_loss"] == pytest.approx(results["test_loss"])
+    assert saved["test_recon_loss"] + saved["test_kl_loss"] == pytest.approx(saved["test_loss"], rel=1e-3)
+
+
+def test_outputs_are_images_of_the_right_size(trained_run):
+    out, _, _ = trained_run
+    with Image.open(out / "samples.png") as grid:
+        assert grid.size == (10 * 30 + 2, 30 + 2)  # 10 digits of 28 px, 2 px gaps
+    for i in range(10):
+        with Image.open(out / "samples" / f"sample_{i}.png") as digit:
+            assert digit.size == (28, 28)
+    with Image.open(out / "reconstructions.png") as recon:
+        assert recon.size == (10 * 30 + 2, 2 * 30 + 2)
+    with Image.open(out / "loss_curves.png") as curves:
+        assert curves.format == "PNG" and curves.size[0] > 500
+    assert not list(out.rglob(".*.png")), "temporary files left behind"
+
+
+def test_save_load_round_trip_gives_identical_outputs(trained_run):
+    from transformers import AutoModel
+
+    out, _, _ = trained_run
+    model = VAEModel.from_pretrained(out).eval()
+    loaded = AutoModel.from_pretrained(out).eval()
+    assert type(loaded) is VAEModel
+    x = torch.rand(3, 784)
+    torch.manual_seed(7)
+    expected = model(x)
+    torch.manual_seed(7)
+    actual = loaded(x)
+    torch.testing.assert_close(actual.reconstruction, expected.reconstruction, rtol=0, atol=0)
+    torch.testing.assert_close(actual.loss, expected.loss, rtol=0, atol=0)
+    a = model.sample(5, generator=torch.Generator().manual_seed(3))
+    b = loaded.sample(5, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+
+
+def test_trust_remote_code_in_a_fresh_process(trained_run, tmp_path):
+    out, _, _ = trained_run
+    script = f"""
+import importlib.util, sys, torch
+assert importlib.util.find_spec("vae_trainer") is None, "package must not be importable here"
+from transformers import AutoModel
+model = AutoModel.from_pretrained({str(out)!r}, trust_remote_code=True).eval()
+assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+torch.manual_seed(0)
+print(float(model(torch.full((1, 784), 0.5)).reconstruction.sum()))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["HF_MODULES_CACHE"] = str(tmp_path / "modules")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    model = VAEModel.from_pretrained(out).eval()
+    torch.manual_seed(0)
+    expected = float(model(torch.full((1, 784), 0.5)).reconstruction.sum())
+    assert float(proc.stdout.strip().splitlines()[-1]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_generate_command(trained_run, tmp_path):
+    out, _, _ = trained_run
+    proc = subprocess.run(
+        [sys.executable, "run_vae.py", "generate", "--model", str(out), "--num_samples", "4", "--output", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with Image.open(tmp_path / "samples.png") as grid:
+        assert grid.size == (4 * 30 + 2, 32)
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [f"sample_{i}.png" for i in range(4)]
+
+
+def test_cli_errors_are_clear_and_nonzero(tmp_path):
+    data = write_mnist(tmp_path / "data", n_train=4, n_test=2)
+    (data / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + b"\x00" * 8))
+    proc = subprocess.run(
+        [sys.executable, "run_vae.py", "--data_dir", str(data), "--output_dir", str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and "t10k-images-idx3-ubyte.gz" in proc.stderr and "truncated" in proc.stderr
+
+    proc = subprocess.run(
+        [sys.executable, "run_vae.py", "generate", "--model", str(tmp_path / "missing"), "--output", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "could not load a VAE" in proc.stderr
+
+    corrupt = tmp_path / "corrupt"
+    VAEModel(VAEConfig(hidden_dim=8, latent_dim=2)).save_pretrained(corrupt)
+    (corrupt / "model.safetensors").write_bytes(b"not a safetensors file")
+    proc = subprocess.run(
+        [sys.executable, "run_vae.py", "generate", "--model", str(corrupt), "--output", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "could not load a VAE" in proc.stderr, proc.stderr[-1500:]
