@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Train a VAE on MNIST, or generate digits from a saved one.
 
-    python run_vae.py --output_dir runs/vae                  # train (see --help for every option)
-    python run_vae.py config.yaml                            # the same arguments from a JSON/YAML file
-    python run_vae.py generate --model runs/vae --num_samples 10 --output runs/vae/generated
+python run_vae.py --output_dir runs/vae                  # train (see --help for every option)
+python run_vae.py config.yaml                            # the same arguments from a JSON/YAML file
+python run_vae.py generate --model runs/vae --num_samples 10 --output runs/vae/generated
 """
 
 import sys

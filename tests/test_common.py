@@ -54,7 +54,9 @@ def test_plots_and_grids(tmp_path):
     history = [{"step": s, "loss": 10 / s, "recon_loss": 9 / s} for s in range(1, 20)] + [
         {"step": 19, "eval_loss": 1.0, "eval_recon_loss": 0.9}
     ]
-    plot_curves(history, [("a", ["recon_loss", "eval_recon_loss"]), ("b", ["loss", "missing_key"])], tmp_path / "c.png")
+    plot_curves(
+        history, [("a", ["recon_loss", "eval_recon_loss"]), ("b", ["loss", "missing_key"])], tmp_path / "c.png"
+    )
     with Image.open(tmp_path / "c.png") as image:
         assert image.format == "PNG"
     save_image_grid(torch.rand(7, 5, 6), tmp_path / "g.png", ncols=3, pad=1)
@@ -84,14 +86,24 @@ def test_multi_loss_trainer_averages_components(tmp_path):
     trainer = MultiLossTrainer(
         model=TwoPartLoss(),
         args=TrainingArguments(
-            output_dir=str(tmp_path), per_device_train_batch_size=4, per_device_eval_batch_size=5, max_steps=8,
-            logging_steps=4, learning_rate=0.05, report_to="none", use_cpu=True, remove_unused_columns=False,
-            eval_strategy="steps", eval_steps=8, save_strategy="no", disable_tqdm=True,
+            output_dir=str(tmp_path),
+            per_device_train_batch_size=4,
+            per_device_eval_batch_size=5,
+            max_steps=8,
+            logging_steps=4,
+            learning_rate=0.05,
+            report_to="none",
+            use_cpu=True,
+            remove_unused_columns=False,
+            eval_strategy="steps",
+            eval_steps=8,
+            save_strategy="no",
+            disable_tqdm=True,
         ),
         train_dataset=data,
         eval_dataset=data[:13],  # batches of 5, 5, 3: the average must weight by batch size
         loss_components=("part_a", "part_b"),
-    )  # fmt: skip
+    )
     trainer.train()
     logs = trainer.state.log_history
     train_logs = [e for e in logs if "loss" in e]

@@ -59,10 +59,14 @@ def test_shapes_and_loss_arithmetic():
 
     # KL(N(mu, sigma^2) || N(0, 1)) per dimension = (sigma^2 + mu^2 - 1 - log sigma^2) / 2, by hand.
     mu, logvar = out.mean.detach().double(), out.logvar.detach().double()
-    kl_by_hand = sum(
-        0.5 * (np.exp(lv) + m**2 - 1 - lv) for row_m, row_lv in zip(mu.tolist(), logvar.tolist())
-        for m, lv in zip(row_m, row_lv)
-    ) / 5
+    kl_by_hand = (
+        sum(
+            0.5 * (np.exp(lv) + m**2 - 1 - lv)
+            for row_m, row_lv in zip(mu.tolist(), logvar.tolist())
+            for m, lv in zip(row_m, row_lv)
+        )
+        / 5
+    )
     assert out.kl_loss.item() == pytest.approx(kl_by_hand, rel=1e-5)
 
     bce = F.binary_cross_entropy(out.reconstruction, x, reduction="sum") / 5
@@ -129,11 +133,30 @@ def trained_run(tmp_path_factory):
     out = tmp / "run"
     results = main(
         [
-            "--data_dir", str(data), "--output_dir", str(out), "--num_train_epochs", "2",
-            "--per_device_train_batch_size", "32", "--logging_steps", "2", "--hidden_dim", "64",
-            "--latent_dim", "4", "--initializer_range", "0.05", "--learning_rate", "0.01", "--disable_tqdm", "true", "--report_to", "none",
+            "--data_dir",
+            str(data),
+            "--output_dir",
+            str(out),
+            "--num_train_epochs",
+            "2",
+            "--per_device_train_batch_size",
+            "32",
+            "--logging_steps",
+            "2",
+            "--hidden_dim",
+            "64",
+            "--latent_dim",
+            "4",
+            "--initializer_range",
+            "0.05",
+            "--learning_rate",
+            "0.01",
+            "--disable_tqdm",
+            "true",
+            "--report_to",
+            "none",
         ]
-    )  # fmt: skip
+    )
     return out, results, data
 
 
@@ -212,9 +235,21 @@ print(float(model(torch.full((1, 784), 0.5)).reconstruction.sum()))
 def test_generate_command(trained_run, tmp_path):
     out, _, _ = trained_run
     proc = subprocess.run(
-        [sys.executable, "run_vae.py", "generate", "--model", str(out), "--num_samples", "4", "--output", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "run_vae.py",
+            "generate",
+            "--model",
+            str(out),
+            "--num_samples",
+            "4",
+            "--output",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     with Image.open(tmp_path / "samples.png") as grid:
         assert grid.size == (4 * 30 + 2, 32)
@@ -226,15 +261,19 @@ def test_cli_errors_are_clear_and_nonzero(tmp_path):
     (data / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + b"\x00" * 8))
     proc = subprocess.run(
         [sys.executable, "run_vae.py", "--data_dir", str(data), "--output_dir", str(tmp_path / "out")],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "t10k-images-idx3-ubyte.gz" in proc.stderr and "truncated" in proc.stderr
 
     proc = subprocess.run(
         [sys.executable, "run_vae.py", "generate", "--model", str(tmp_path / "missing"), "--output", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "could not load a VAE" in proc.stderr
 
     corrupt = tmp_path / "corrupt"
@@ -242,6 +281,8 @@ def test_cli_errors_are_clear_and_nonzero(tmp_path):
     (corrupt / "model.safetensors").write_bytes(b"not a safetensors file")
     proc = subprocess.run(
         [sys.executable, "run_vae.py", "generate", "--model", str(corrupt), "--output", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "could not load a VAE" in proc.stderr, proc.stderr[-1500:]

@@ -17,10 +17,10 @@ def run_cli(commands: dict[str, str], default: str, argv: list[str] | None = Non
     module_name, function_name = commands[name].split(":")
     function = getattr(importlib.import_module(module_name), function_name)
     try:
-        function(argv)
+        status = function(argv)
     except (FileNotFoundError, ValueError, OSError) as err:
         if os.environ.get("TOOLKIT_DEBUG"):
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 0
+    return status if isinstance(status, int) else 0

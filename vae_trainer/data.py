@@ -40,7 +40,9 @@ def read_idx(path: str | os.PathLike):
         raise ValueError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
     magic = int.from_bytes(raw[:4], "big")
     if magic not in IDX_MAGIC:
-        raise ValueError(f"{path}: bad magic number 0x{magic:08x}; expected 0x00000803 (images) or 0x00000801 (labels)")
+        raise ValueError(
+            f"{path}: bad magic number 0x{magic:08x}; expected 0x00000803 (images) or 0x00000801 (labels)"
+        )
     ndim = IDX_MAGIC[magic][0]
     header = 4 + 4 * ndim
     if len(raw) < header:

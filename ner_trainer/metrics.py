@@ -1,0 +1,178 @@
+"""Entity-level NER metrics with seqeval, and a Trainer `compute_metrics` that scores whole words of whole sentences.
+
+seqeval is called directly: `evaluate.load("seqeval")` would need the Hub.
+"""
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from seqeval.metrics import accuracy_score, classification_report
+from seqeval.scheme import IOB2
+from transformers import EvalPrediction
+
+
+def _check_tags(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> None:
+    if len(true_tags) != len(pred_tags):
+        raise ValueError(f"{len(true_tags)} gold sentences but {len(pred_tags)} predicted ones")
+    for i, (true, pred) in enumerate(zip(true_tags, pred_tags)):
+        if len(true) != len(pred):
+            raise ValueError(f"sentence {i} has {len(true)} gold tags but {len(pred)} predicted ones")
+    if not any(true_tags):
+        raise ValueError("no tags to score: every sentence is empty")
+
+
+def _report(true_tags, pred_tags, strict: bool, **kwargs):
+    mode = {"mode": "strict", "scheme": IOB2} if strict else {}
+    with warnings.catch_warnings():
+        # With no entity at all seqeval's macro average takes the mean of an empty array ("Mean of empty slice").
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return classification_report(true_tags, pred_tags, zero_division=0, **mode, **kwargs)
+
+
+def compute_ner_metrics(
+    true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]], strict: bool = False
+) -> dict[str, float]:
+    """Entity-level micro precision/recall/F1, word accuracy, and the same per entity type.
+
+    Args:
+        true_tags, pred_tags: one list of IOB tags per sentence (`"O"`, `"B-PER"`, `"I-PER"`, ...).
+        strict: `False` scores entities as conlleval does (a stray `I-PER` starts an entity); `True` only counts
+            entities that are well formed in IOB2 (seqeval `mode="strict", scheme=IOB2`).
+
+    Returns:
+        Flat floats, so the Trainer can log them: `precision`, `recall`, `f1`, `accuracy`, and for every entity
+        type TYPE found in the gold or the predicted tags `TYPE_precision`, `TYPE_recall`, `TYPE_f1`, and
+        `TYPE_number` (its number of gold entities). A score whose denominator is 0 is 0.
+    """
+    _check_tags(true_tags, pred_tags)
+    report = _report(true_tags, pred_tags, strict, output_dict=True)
+    micro = report.get("micro avg", {})
+    metrics = {
+        "precision": float(micro.get("precision", 0.0)),
+        "recall": float(micro.get("recall", 0.0)),
+        "f1": float(micro.get("f1-score", 0.0)),
+        "accuracy": float(accuracy_score(true_tags, pred_tags)),
+    }
+    for entity_type, scores in report.items():
+        if entity_type.endswith(" avg"):
+            continue
+        metrics[f"{entity_type}_precision"] = float(scores["precision"])
+        metrics[f"{entity_type}_recall"] = float(scores["recall"])
+        metrics[f"{entity_type}_f1"] = float(scores["f1-score"])
+        metrics[f"{entity_type}_number"] = float(scores["support"])
+    return metrics
+
+
+def classification_report_text(
+    true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]], strict: bool = False
+) -> str:
+    """seqeval's per-type precision/recall/F1/support table with 4 digits, to save next to the metrics."""
+    _check_tags(true_tags, pred_tags)
+    if all(name.endswith(" avg") for name in _report(true_tags, pred_tags, strict, output_dict=True)):
+        return "No entities in the gold or the predicted tags.\n"  # seqeval's table fails without rows
+    return _report(true_tags, pred_tags, strict, digits=4)
+
+
+def argmax_logits(logits: torch.Tensor | tuple[torch.Tensor, ...], labels: torch.Tensor | None = None) -> torch.Tensor:
+    """For `Trainer(preprocess_logits_for_metrics=...)`: keep the predicted tag ids, not all the logits, on each
+    eval step (`num_labels` times less memory)."""
+    if isinstance(logits, tuple):  # (logits, hidden_states, ...) when the model returns more
+        logits = logits[0]
+    return logits.argmax(dim=-1)
+
+
+def _gather_words(
+    pred_ids: np.ndarray,
+    word_index: Sequence[Sequence[int]],
+    sentence_id: Sequence[int],
+    word_start: Sequence[int],
+    num_words: Sequence[int],
+) -> list[list[int]]:
+    """Per-word predicted ids of every sentence, from per-token predictions of (possibly overlapping) windows.
+
+    A word's prediction is the one at its first sub-token; later pieces and special tokens (`word_index` -1) are
+    never read, whatever their labels. A word seen by several windows takes the window where it has the most
+    context (words on its both sides), ties to the earlier one. A word no window saw gets -1.
+
+    Args:
+        pred_ids: `(num_rows, seq_len)` predicted ids, rows in the order of the other arguments; padding past a
+            row's length is ignored.
+        word_index: per row and token, the index in its sentence of the word the token starts, else -1.
+        sentence_id: per row, the index of its sentence.
+        word_start: per row, the index in its sentence of the window's first word.
+        num_words: per sentence, its number of words.
+    """
+    if not len(pred_ids) == len(word_index) == len(sentence_id) == len(word_start):
+        raise ValueError(
+            f"{len(pred_ids)} prediction rows but {len(word_index)} word_index, {len(sentence_id)} sentence_id and "
+            f"{len(word_start)} word_start rows"
+        )
+    words = [[-1] * n for n in num_words]
+    best_context = [[-1] * n for n in num_words]
+    for row, (indices, sentence, start) in enumerate(zip(word_index, sentence_id, word_start)):
+        if not 0 <= sentence < len(num_words):
+            raise ValueError(f"row {row}: sentence_id {sentence} is not in 0..{len(num_words) - 1}")
+        if len(indices) > pred_ids.shape[1]:
+            raise ValueError(f"row {row}: {len(indices)} word_index entries but {pred_ids.shape[1]} predictions")
+        firsts = [(position, word) for position, word in enumerate(indices) if word >= 0]
+        if not firsts:
+            continue
+        end = max(word for _, word in firsts)
+        for position, word in firsts:
+            if not start <= word < num_words[sentence]:
+                raise ValueError(
+                    f"row {row}: word_index {word} is not in {start}..{num_words[sentence] - 1} "
+                    f"(word_start .. last word of sentence {sentence})"
+                )
+            context = min(word - start, end - word)
+            if context > best_context[sentence][word]:
+                best_context[sentence][word] = context
+                words[sentence][word] = int(pred_ids[row, position])
+    return words
+
+
+def build_compute_metrics(
+    id2label: Mapping[int, str],
+    gold_tags: Sequence[Sequence[str]],
+    word_index: Sequence[Sequence[int]],
+    sentence_id: Sequence[int],
+    word_start: Sequence[int],
+    strict: bool = False,
+) -> Callable[[EvalPrediction], dict[str, float]]:
+    """A Trainer `compute_metrics` that scores the eval set's sentences word by word against their gold tags.
+
+    Token predictions are mapped back to words (see `_gather_words`), so the scores are those of the original
+    sentences: not inflated by `label_all_tokens`, not skewed by sentences split into several windows, and a word
+    that no window predicted (truncated away) counts as predicted `"O"`. Labels in `eval_pred` are not read.
+
+    Args:
+        id2label: tag of each class index (`model.config.id2label`).
+        gold_tags: the eval set's word-level tags, one list per sentence.
+        word_index, sentence_id, word_start: per eval feature row, as in `_gather_words`.
+        strict: see `compute_ner_metrics`.
+
+    Use with `preprocess_logits_for_metrics=argmax_logits`, or let the Trainer pass the full logits.
+    """
+    id2label = {int(i): tag for i, tag in id2label.items()}  # JSON configs give str keys
+    num_words = [len(tags) for tags in gold_tags]
+
+    def compute_metrics(eval_pred: EvalPrediction) -> dict[str, float]:
+        predictions = eval_pred.predictions
+        if isinstance(predictions, tuple):
+            predictions = predictions[0]
+        predictions = np.asarray(predictions)
+        if predictions.ndim == 3:  # logits, padded with -100 across batches
+            predictions = predictions.argmax(-1)
+        words = _gather_words(predictions, word_index, sentence_id, word_start, num_words)
+        unknown = sorted({i for ids in words for i in ids if i != -1 and i not in id2label})
+        if unknown:
+            raise ValueError(f"predicted ids {unknown} are not in id2label {dict(id2label)}")
+        pred_tags = [[id2label[i] if i != -1 else "O" for i in ids] for ids in words]
+        return compute_ner_metrics(gold_tags, pred_tags, strict=strict)
+
+    return compute_metrics
+
+
+__all__ = ["compute_ner_metrics", "classification_report_text", "argmax_logits", "build_compute_metrics"]

@@ -1,0 +1,209 @@
+"""BERT named-entity tagger as a `PreTrainedModel`: a pretrained encoder and a linear classifier over every token.
+
+Self-contained on purpose: only torch, transformers and the sibling configuration file, so that a checkpoint
+saved with its code loads through `trust_remote_code=True` where this package is not installed.
+"""
+
+import copy
+import inspect
+import os
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+from transformers import (
+    MODEL_MAPPING,
+    AutoConfig,
+    AutoModel,
+    AutoModelForTokenClassification,
+    PreTrainedConfig,
+    PreTrainedModel,
+)
+from transformers import initialization as init
+from transformers.modeling_outputs import TokenClassifierOutput
+from transformers.utils.generic import can_return_tuple
+
+from .configuration_bert_tagger import BertTaggerConfig
+
+# The encoder fine-tuned by default (cased: capitalisation is a strong entity cue).
+DEFAULT_ENCODER = "google-bert/bert-base-cased"
+
+
+class BertTaggerPreTrainedModel(PreTrainedModel):
+    config_class = BertTaggerConfig
+    base_model_prefix = "tagger"
+    supports_gradient_checkpointing = True
+    # The encoder checks the attention implementation it is asked for; the head itself has no attention.
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """Classifier: normal(0, encoder's initializer_range) weights, zero bias.
+
+        `initialize_weights` hands the encoder's modules to the encoder's own `_init_weights`, and the `init`
+        functions skip weights that were loaded, so this never clobbers pretrained values.
+        """
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=getattr(self.config.encoder, "initializer_range", 0.02))
+            if module.bias is not None:
+                init.zeros_(module.bias)
+
+
+class BertTagger(BertTaggerPreTrainedModel):
+    r"""
+    Encoder (any `AutoModel` base model, BERT by default) -> dropout -> `nn.Linear(hidden_size, num_labels)` at every
+    token. The encoder is the base model, not a masked-LM model, and BERT's pooler is left out: a tagger never reads
+    it, and unused parameters would waste compute and break DDP without `find_unused_parameters`.
+
+    Build a tagger to fine-tune with [`BertTagger.from_encoder`]; reload a saved one with `from_pretrained`.
+    """
+
+    def __init__(self, config: BertTaggerConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.encoder = _build_encoder(config.encoder)
+        # Some encoders (DistilBERT, ...) have no segment embeddings; BERT tokenizers still return token_type_ids.
+        self._encoder_takes_token_type_ids = "token_type_ids" in inspect.signature(self.encoder.forward).parameters
+        dropout = config.classifier_dropout
+        if dropout is None:
+            dropout = getattr(config.encoder, "hidden_dropout_prob", 0.1)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(config.encoder.hidden_size, config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.encoder.set_input_embeddings(value)
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        r"""
+        labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Tag index of each token; -100 leaves a token out of the loss (special tokens, padding, later word
+            pieces). The loss is the mean cross-entropy over the other tokens.
+        kwargs:
+            Passed to the encoder (`output_hidden_states=True`, `output_attentions=True`, ...), except
+            `num_items_in_batch`: the Trainer's count of labelled tokens in the whole batch (all gradient
+            accumulation steps and devices), by which the summed loss is divided so that every token weighs the same.
+        """
+        num_items_in_batch = kwargs.pop("num_items_in_batch", None)
+        if token_type_ids is not None and self._encoder_takes_token_type_ids:
+            kwargs["token_type_ids"] = token_type_ids
+        if position_ids is not None:
+            kwargs["position_ids"] = position_ids
+        outputs = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, return_dict=True, **kwargs
+        )
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+
+        loss = None
+        if labels is not None:
+            labels = labels.to(logits.device)
+            loss = nn.functional.cross_entropy(
+                logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, reduction="sum"
+            )
+            # clamp: a batch without labelled tokens has loss 0, not nan
+            count = labels.ne(-100).sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
+            loss = loss / count
+
+        return TokenClassifierOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=getattr(outputs, "hidden_states", None),
+            attentions=getattr(outputs, "attentions", None),
+        )
+
+    @classmethod
+    def from_encoder(
+        cls,
+        model_name_or_path: str | os.PathLike,
+        id2label: Mapping[int, str] | Sequence[str],
+        classifier_dropout: float | None = None,
+        head: str = "linear",
+        **from_pretrained_kwargs,
+    ) -> "BertTagger":
+        r"""
+        A new tagger around a pretrained encoder, e.g. `BertTagger.from_encoder(DEFAULT_ENCODER, ["O", "B-PER", ...])`.
+
+        The encoder's weights and config are copied in; the classifier starts random. Raises when the checkpoint
+        lacks any encoder weight (only a pooler may be missing, it is not used), rather than fine-tuning a
+        half-random encoder.
+
+        Args:
+            model_name_or_path: Hub id or folder of the pretrained encoder (base model or any model built on one).
+            id2label: tags in class-index order, as a list or an `{index: tag}` map.
+            classifier_dropout, head: see [`BertTaggerConfig`].
+            from_pretrained_kwargs: passed to `AutoModel.from_pretrained` (`revision`, `cache_dir`,
+                `attn_implementation`, `dtype`, ...).
+        """
+        if isinstance(id2label, str) or not isinstance(id2label, Mapping | Sequence):
+            raise TypeError(f"id2label must be a list of tags or an {{index: tag}} dict, got {id2label!r}")
+        if not isinstance(id2label, Mapping):
+            id2label = dict(enumerate(id2label))
+        encoder, info = AutoModel.from_pretrained(
+            model_name_or_path, output_loading_info=True, **from_pretrained_kwargs
+        )
+        if isinstance(encoder, BertTaggerPreTrainedModel):
+            raise ValueError(f"{model_name_or_path} is a saved tagger, not an encoder: use BertTagger.from_pretrained")
+        missing = sorted(key for key in info["missing_keys"] if not key.startswith("pooler."))
+        if missing or info["mismatched_keys"]:
+            raise ValueError(
+                f"{model_name_or_path} does not hold all encoder weights: missing {missing}, "
+                f"mismatched {sorted(info['mismatched_keys'])}"
+            )
+
+        config = cls.config_class(
+            encoder=copy.deepcopy(encoder.config),
+            id2label=dict(id2label),
+            classifier_dropout=classifier_dropout,
+            head=head,
+        )
+        model = cls(config)
+        result = model.encoder.load_state_dict(encoder.state_dict(), strict=False)
+        unexpected = [key for key in result.unexpected_keys if not key.startswith("pooler.")]
+        if result.missing_keys or unexpected:
+            raise RuntimeError(
+                f"encoder weights of {model_name_or_path} do not fit the tagger's encoder: "
+                f"missing {result.missing_keys}, unexpected {unexpected}"
+            )
+        return model.to(encoder.dtype)  # the dtype asked for with `dtype=`, float32 by default
+
+
+def _build_encoder(config: PreTrainedConfig) -> PreTrainedModel:
+    """The encoder's base model, without a pooling layer where its class can leave it out."""
+    if type(config) not in MODEL_MAPPING:
+        raise ValueError(f"no AutoModel base model for the encoder's model_type {config.model_type!r}")
+    encoder_class = MODEL_MAPPING[type(config)]
+    if isinstance(encoder_class, tuple | list):
+        encoder_class = encoder_class[0]
+    takes_pooling = "add_pooling_layer" in inspect.signature(encoder_class.__init__).parameters
+    return AutoModel.from_config(config, **({"add_pooling_layer": False} if takes_pooling else {}))
+
+
+def register_auto_classes() -> None:
+    """Make the Auto classes and `pipeline` know the tagger, and make `save_pretrained` ship this code.
+
+    Idempotent. After it, a saved tagger's `config.json` has an `auto_map` and its folder holds this file and the
+    configuration file, so it also loads with `trust_remote_code=True` where this package is not installed.
+    """
+    AutoConfig.register(BertTaggerConfig.model_type, BertTaggerConfig, exist_ok=True)
+    AutoModel.register(BertTaggerConfig, BertTagger, exist_ok=True)
+    AutoModelForTokenClassification.register(BertTaggerConfig, BertTagger, exist_ok=True)
+    BertTaggerConfig.register_for_auto_class()
+    BertTagger.register_for_auto_class("AutoModelForTokenClassification")
+
+
+__all__ = ["DEFAULT_ENCODER", "BertTaggerPreTrainedModel", "BertTagger", "register_auto_classes"]

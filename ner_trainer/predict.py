@@ -1,0 +1,269 @@
+"""Tag raw text with a trained token-classification model: `python run_ner.py predict --model DIR "Some text"`.
+
+Text is split into words (`split_words`), encoded with the same windowing as training (`encode_sentences`), so
+long texts are never truncated, and run in length-sorted batches padded only to each batch's longest window.
+Output is one JSON object per input text: its words, their IOB2 tags, and the decoded entities with character
+offsets and scores.
+"""
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from .data import Sentence, encode_sentences, scatter_to_words
+
+# CJK ideographs (the ranges BERT's tokenizer treats as one-character words): each is a word of its own.
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ceaf\U0002f800-\U0002fa1f"
+WORD_CHAR = f"[^\\W{CJK}]"  # letters, digits, underscore; not CJK
+WORD_RE = re.compile(
+    rf"(?:[^\W\d_]\.){{2,}}"  # abbreviations with dots: U.S., e.g.
+    rf"|\d+(?:[.,:]\d+)+"  # numbers with separators: 1,000.50, 10:30
+    rf"|{WORD_CHAR}+(?:['’-]{WORD_CHAR}+)*"  # words, keeping internal hyphens and apostrophes: Jean-Paul, don't
+    rf"|[{CJK}]"  # one CJK character
+    r"|\S"  # any other character (punctuation, symbols) on its own
+)
+
+
+def split_words(text: str) -> list[tuple[str, int, int]]:
+    """Split text into `(word, start, end)`, `text[start:end] == word`; punctuation and CJK characters stand alone."""
+    return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
+
+
+def tags_to_entities(
+    text: str, offsets: list[tuple[int, int]], tags: list[str], scores: list[float]
+) -> list[dict[str, object]]:
+    """Decode IOB2 word tags into entities with character offsets in `text`.
+
+    A `B-X`, or an `I-X` that does not continue an `X` entity, starts an entity; `I-X` after `X` continues it;
+    anything else (`O`, or a tag without a B-/I- prefix) ends it. An entity's score is the mean of its words' scores.
+    """
+    entities = []
+    current = None  # [type, first word, last word]
+    for i, tag in enumerate(tags + ["O"]):  # the sentinel closes an entity at the end
+        prefix, entity_type = (tag[:2], tag[2:]) if tag[:2] in ("B-", "I-") else ("O", None)
+        if current is not None and (prefix != "I-" or entity_type != current[0]):
+            kind, first, last = current
+            start, end = offsets[first][0], offsets[last][1]
+            mean_score = sum(scores[first : last + 1]) / (last + 1 - first)
+            entities.append(
+                {"text": text[start:end], "type": kind, "start": start, "end": end, "score": round(mean_score, 4)}
+            )
+            current = None
+        if prefix != "O":
+            current = [entity_type, i, i] if current is None else [entity_type, current[1], i]
+    return entities
+
+
+def default_max_seq_length(model, tokenizer) -> int:
+    """The longest window the model takes: min of the tokenizer's `model_max_length` and the encoder's
+    `max_position_embeddings` (512 when neither is known)."""
+    limits = []
+    if getattr(tokenizer, "model_max_length", None) and tokenizer.model_max_length < 1_000_000:
+        limits.append(int(tokenizer.model_max_length))
+    config = model.config
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for cfg in (config, text_config):
+        if getattr(cfg, "max_position_embeddings", None):
+            limits.append(int(cfg.max_position_embeddings))
+    return min(limits) if limits else 512
+
+
+def _pad(rows: list[list[int]], value: int):
+    """Right-pad to the longest row (right, so that token positions match `word_index`)."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    return torch.tensor([row + [value] * (width - len(row)) for row in rows], dtype=torch.long)
+
+
+def _tag_ids(model, outputs, word_mask):
+    """Tag id and its probability for each token: argmax of the logits, or the model's own `decode_tags`.
+
+    A model with structured decoding (e.g. a CRF head) can expose `decode_tags(logits, word_mask) -> [batch, seq]`
+    ids, where `word_mask` marks the first sub-token of each word; the score stays the softmax probability.
+    """
+    logits = outputs.logits.float()
+    probs = logits.softmax(-1)
+    if hasattr(model, "decode_tags"):
+        ids = model.decode_tags(logits, word_mask)
+    else:
+        ids = probs.argmax(-1)
+    return ids, probs.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+
+
+def predict_texts(
+    model, tokenizer, texts: list[str], batch_size: int = 32, max_seq_length: int | None = None
+) -> list[dict]:
+    """Tag each text; returns `{"text", "words", "tags", "entities"}` per text, in input order.
+
+    `model` is any token-classification model with `config.id2label` that returns `logits`. Every word gets a
+    tag: texts longer than `max_seq_length` tokens (default: `default_max_seq_length`) are split into windows.
+    Empty or whitespace-only texts get empty lists without running the model.
+    """
+    import torch
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    limit = default_max_seq_length(model, tokenizer)
+    if max_seq_length is None:
+        max_seq_length = limit
+    elif max_seq_length > limit:
+        raise ValueError(f"max_seq_length={max_seq_length} is longer than the model takes ({limit})")
+    if tokenizer.pad_token_id is None:
+        raise ValueError("the tokenizer has no pad token, so windows cannot be batched")
+    id2label = {int(i): tag for i, tag in model.config.id2label.items()}
+
+    words = [split_words(text) for text in texts]
+    sentences = [Sentence([w for w, _, _ in ws], None, "<text>", i + 1) for i, ws in enumerate(words)]
+    features, _ = encode_sentences(sentences, tokenizer, max_seq_length=max_seq_length)
+    inputs = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in features]
+    pad_values = {"input_ids": tokenizer.pad_token_id, "attention_mask": 0, "token_type_ids": 0}
+
+    # Longest windows first: batches of similar lengths waste little on padding, and memory peaks early.
+    order = sorted(range(len(features["input_ids"])), key=lambda r: -features["length"][r])
+    device = next(model.parameters()).device
+    token_ids = [None] * len(order)
+    token_scores = [None] * len(order)
+    with torch.inference_mode():
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
+            batch = {key: _pad([features[key][r] for r in rows], pad_values[key]).to(device) for key in inputs}
+            word_mask = _pad([features["word_index"][r] for r in rows], -1).to(device) >= 0
+            ids, scores = _tag_ids(model, model(**batch), word_mask)
+            for r, row_ids, row_scores in zip(rows, ids.tolist(), scores.tolist()):
+                token_ids[r], token_scores[r] = row_ids, row_scores
+
+    num_words = [len(s.tokens) for s in sentences]
+    word_ids = scatter_to_words(token_ids, features["word_index"], features["sentence_id"], num_words)
+    word_scores = scatter_to_words(token_scores, features["word_index"], features["sentence_id"], num_words)
+    results = []
+    for text, ws, ids, scores in zip(texts, words, word_ids, word_scores):
+        tags = [id2label[int(i)] for i in ids]
+        scores = [float(s) for s in scores]
+        offsets = [(start, end) for _, start, end in ws]
+        entities = tags_to_entities(text, offsets, tags, scores)
+        results.append({"text": text, "words": [w for w, _, _ in ws], "tags": tags, "entities": entities})
+    return results
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Command line
+
+
+def _decode_utf8(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ValueError(f"{name}:{line}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
+
+
+def _lines(text: str) -> list[str]:
+    """One text per line; empty lines are kept, so output line i answers input line i."""
+    if not text:
+        return []
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
+
+
+def read_texts(texts_args: list[str] | None, input_file: str | None, stdin=None) -> list[str]:
+    """Texts from the command line, else one per line from `input_file` ("-" for stdin), else from stdin."""
+    if texts_args and input_file:
+        raise ValueError("give texts as arguments or --input_file, not both")
+    if texts_args:
+        return list(texts_args)
+    if input_file and input_file != "-":
+        path = Path(input_file)
+        if not path.is_file():
+            raise ValueError(f"input file not found: {input_file}")
+        return _lines(_decode_utf8(path.read_bytes(), input_file))
+    stdin = sys.stdin if stdin is None else stdin
+    if getattr(stdin, "isatty", lambda: False)():
+        print("reading texts from stdin, one per line (end with Ctrl-D)", file=sys.stderr)
+    buffer = getattr(stdin, "buffer", None)
+    if buffer is not None:
+        return _lines(_decode_utf8(buffer.read(), "<stdin>"))
+    try:
+        return _lines(stdin.read())
+    except UnicodeDecodeError as err:
+        raise ValueError(f"<stdin>: not valid UTF-8 ({err.reason})") from err
+
+
+def write_jsonl(results: list[dict], path_or_stdout=None) -> None:
+    """Write one JSON object per line to a path (atomically: temp file, then rename), a stream, or stdout."""
+    lines = "".join(json.dumps(result, ensure_ascii=False) + "\n" for result in results)
+    if path_or_stdout is None or path_or_stdout == "-":
+        sys.stdout.write(lines)
+        sys.stdout.flush()
+    elif hasattr(path_or_stdout, "write"):
+        path_or_stdout.write(lines)
+    else:
+        from trainer_common.io import write_text
+
+        write_text(path_or_stdout, lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_ner.py predict",
+        description="Tag raw text with a trained NER model; prints one JSON object per text (JSON lines).",
+    )
+    parser.add_argument("texts", nargs="*", help="texts to tag; with none and no --input_file, stdin is read")
+    parser.add_argument("--model", required=True, help="trained model folder or Hub id")
+    parser.add_argument(
+        "--input_file", help="file with one text per line ('-' for stdin); empty lines give empty results"
+    )
+    parser.add_argument("--output_file", help="write JSON lines here instead of stdout")
+    parser.add_argument("--batch_size", type=int, default=32, help="windows per forward pass (default: 32)")
+    parser.add_argument("--max_seq_length", type=int, help="tokens per window (default: the model's limit)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    parser.add_argument(
+        "--trust_remote_code", action="store_true", help="allow model code shipped with the checkpoint"
+    )
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code (0 ok, 2 bad input or unloadable model)."""
+    args = build_parser().parse_args(argv)
+    if args.batch_size < 1:
+        return _error(f"--batch_size must be at least 1, got {args.batch_size}")
+    try:
+        texts = read_texts(args.texts, args.input_file)
+    except ValueError as err:
+        return _error(str(err))
+
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    try:  # registers our BertTagger with the Auto classes
+        import ner_trainer  # noqa: F401
+    except ImportError:
+        pass
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        return _error("--device cuda was asked for, but no CUDA device is available")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+        model = AutoModelForTokenClassification.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
+    except Exception as err:  # noqa: BLE001 (any load failure: missing folder, bad config, corrupt weights)
+        return _error(f"could not load model from {args.model}: {type(err).__name__}: {err}")
+    model.to(device).eval()
+    try:
+        results = predict_texts(
+            model, tokenizer, texts, batch_size=args.batch_size, max_seq_length=args.max_seq_length
+        )
+        write_jsonl(results, args.output_file)
+    except (ValueError, OSError) as err:
+        return _error(str(err))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

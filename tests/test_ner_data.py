@@ -1,0 +1,351 @@
+"""ner_trainer.data: readers, IOB1 -> IOB2, label lists, alignment, windowing and reassembly."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from ner_trainer.data import (
+    Sentence,
+    build_label_list,
+    check_labels,
+    encode_sentences,
+    hub_label_list,
+    iob1_to_iob2,
+    read_conll,
+    read_file,
+    read_json,
+    scatter_to_words,
+    sentences_from_hf,
+    to_dataset,
+    word_windows,
+    words_from_predictions,
+)
+
+CONLL = """-DOCSTART- -X- -X- O
+
+EU NNP B-NP B-ORG
+rejects VBZ B-VP O
+German JJ B-NP B-MISC
+
+
+Peter NNP B-NP B-PER
+Blackburn NNP I-NP I-PER
+-DOCSTART- -X- -X- O
+BRUSSELS NNP B-NP B-LOC"""
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CoNLL
+
+
+def test_read_conll_sentences_lines_and_docstart(tmp_path):
+    path = write(tmp_path, "train.txt", CONLL)
+    sentences = read_conll(path)
+    assert [s.tokens for s in sentences] == [["EU", "rejects", "German"], ["Peter", "Blackburn"], ["BRUSSELS"]]
+    assert [s.tags for s in sentences] == [["B-ORG", "O", "B-MISC"], ["B-PER", "I-PER"], ["B-LOC"]]
+    assert [s.line for s in sentences] == [3, 8, 11]
+    assert sentences[0].source == str(path)
+    assert sentences[1].word_line(1) == 9
+
+
+def test_read_conll_label_column_and_untagged(tmp_path):
+    path = write(tmp_path, "train.txt", CONLL)
+    chunks = read_conll(path, label_column=2)
+    assert chunks[0].tags == ["B-NP", "B-VP", "B-NP"]
+    untagged = write(tmp_path, "raw.txt", "EU\nrejects\n\nPeter\n")
+    sentences = read_conll(untagged)
+    assert [s.tokens for s in sentences] == [["EU", "rejects"], ["Peter"]]
+    assert all(s.tags is None for s in sentences)
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "message"),
+    [
+        ("EU B-ORG\nrejects\n", {}, "bad.txt:2: expected 2 columns"),
+        ("EU NNP B-ORG\n\nPeter NNP B-PER extra\n", {}, "bad.txt:3: expected 3 columns"),
+        ("EU NNP B-ORG\n", {"label_column": 5}, "bad.txt:1: label_column=5"),
+        ("EU NNP B-ORG\n", {"label_column": 0}, "bad.txt:1: label_column=0"),
+        ("EU B-ORG\nrejects E-PER\n", {}, "bad.txt:2: bad tag 'E-PER'"),
+        ("EU NNP B-ORG\n", {"label_column": 1}, "bad.txt:1: bad tag 'NNP'"),
+        ("EU B-ORG\n", {"tag_scheme": "bioes"}, "tag_scheme"),
+    ],
+)
+def test_read_conll_errors_name_file_and_line(tmp_path, text, kwargs, message):
+    path = write(tmp_path, "bad.txt", text)
+    with pytest.raises(ValueError, match=message):
+        read_conll(path, **kwargs)
+
+
+def test_read_conll_missing_and_non_utf8(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        read_conll(tmp_path / "nope.txt")
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"EU B-ORG\nM\xfcnchen B-LOC\n")
+    with pytest.raises(ValueError, match=r"latin1.txt:2: not valid UTF-8"):
+        read_conll(path)
+
+
+@pytest.mark.parametrize(
+    ("iob1", "iob2"),
+    [
+        (["I-PER", "I-PER", "O", "I-LOC"], ["B-PER", "I-PER", "O", "B-LOC"]),  # I- at start and after O
+        (["I-ORG", "I-LOC", "I-LOC"], ["B-ORG", "B-LOC", "I-LOC"]),  # I-X after I-Y
+        (["I-PER", "B-PER", "I-PER"], ["B-PER", "B-PER", "I-PER"]),  # IOB1 B- splits two adjacent entities
+        (["O", "O"], ["O", "O"]),
+        ([], []),
+    ],
+)
+def test_iob1_to_iob2(iob1, iob2):
+    assert iob1_to_iob2(iob1) == iob2
+    assert iob1_to_iob2(iob2) == iob2  # IOB2 input is left alone
+
+
+def test_read_conll_iob1(tmp_path):
+    path = write(tmp_path, "eng.train", "EU I-ORG\nrejects O\nGerman I-MISC\nBritish B-MISC\n")
+    assert read_conll(path, tag_scheme="iob1")[0].tags == ["B-ORG", "O", "B-MISC", "B-MISC"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# JSON
+
+
+def test_read_jsonl_tokens_and_untagged(tmp_path):
+    lines = [
+        {"tokens": ["EU", "rejects"], "ner_tags": ["B-ORG", "O"]},
+        {"tokens": ["Peter"]},
+    ]
+    path = write(tmp_path, "data.jsonl", "\n".join(json.dumps(r) for r in lines[:1]) + "\n\n" + json.dumps(lines[1]))
+    sentences = read_file(path)
+    assert [(s.tokens, s.tags, s.line) for s in sentences] == [
+        (["EU", "rejects"], ["B-ORG", "O"], 1),
+        (["Peter"], None, 3),
+    ]
+
+
+def test_read_json_list_keeps_record_lines(tmp_path):
+    records = [
+        {"tokens": ["EU"], "ner_tags": ["I-ORG"]},
+        {"tokens": ["Peter", "Blackburn"], "ner_tags": ["I-PER"] * 2},
+    ]
+    path = write(tmp_path, "data.json", json.dumps(records, indent=2))
+    sentences = read_json(path, tag_scheme="iob1")
+    assert [s.tags for s in sentences] == [["B-ORG"], ["B-PER", "I-PER"]]
+    assert [s.line for s in sentences] == [2, 10]
+    assert read_json(write(tmp_path, "empty.json", " [ ] ")) == []
+
+
+def test_read_cluener_spans(tmp_path):
+    records = [
+        {"text": "叶老桂在浙商银行", "label": {"name": {"叶老桂": [[0, 2]]}, "company": {"浙商银行": [[4, 7]]}}},
+        {"id": 0, "text": "四川"},
+    ]
+    path = write(tmp_path, "train.json", "\n".join(json.dumps(r, ensure_ascii=False) for r in records))
+    tagged, untagged = read_json(path)
+    assert tagged.tokens == list("叶老桂在浙商银行")
+    assert tagged.tags == ["B-name", "I-name", "I-name", "O", "B-company", "I-company", "I-company", "I-company"]
+    assert untagged.tokens == ["四", "川"] and untagged.tags is None
+
+
+def test_read_cluener_nested_span_keeps_outer(tmp_path, caplog):
+    record = {"text": "《招商银行》", "label": {"book": {"《招商银行》": [[0, 5]]}, "company": {"招商银行": [[1, 4]]}}}
+    path = write(tmp_path, "nested.json", json.dumps(record, ensure_ascii=False))
+    assert read_json(path)[0].tags == ["B-book"] + ["I-book"] * 5
+    assert "nested.json:1: company '招商银行' at [1, 4] overlaps" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"text": "叶老桂在浙商银行", "label": {"name": {"叶老桂": [[1, 3]]}}}, r"bad.jsonl:2: span \[1, 3\] of name"),
+        ({"text": "叶老桂", "label": {"name": {"叶老桂": [[0, 9]]}}}, "bad.jsonl:2: bad span"),
+        ({"text": "叶老桂", "label": {"name": ["叶老桂"]}}, "bad.jsonl:2: 'label' must look like"),
+        ({"tokens": ["EU", "rejects"], "ner_tags": ["B-ORG"]}, "bad.jsonl:2: 2 tokens but 1 ner_tags"),
+        ({"tokens": ["EU"], "ner_tags": [3]}, "bad.jsonl:2: 'ner_tags' must be a list of tag strings"),
+        ({"tokens": ["EU"], "ner_tags": ["S-ORG"]}, "bad.jsonl:2: bad tag 'S-ORG'"),
+        ({"words": ["EU"]}, "bad.jsonl:2: expected an object with 'tokens'"),
+        ([1, 2], "bad.jsonl:2: expected an object"),
+    ],
+)
+def test_read_json_errors_name_file_and_line(tmp_path, record, message):
+    good = json.dumps({"tokens": ["EU"], "ner_tags": ["B-ORG"]})
+    path = write(tmp_path, "bad.jsonl", good + "\n" + json.dumps(record, ensure_ascii=False) + "\n")
+    with pytest.raises(ValueError, match=message):
+        read_json(path)
+
+
+def test_read_json_syntax_errors(tmp_path):
+    with pytest.raises(ValueError, match="bad.jsonl:2: not valid JSON"):
+        read_json(write(tmp_path, "bad.jsonl", '{"tokens": []}\n{"tokens": [}\n'))
+    with pytest.raises(ValueError, match="bad.json:3: not valid JSON"):
+        read_json(write(tmp_path, "bad.json", '[\n {"tokens": []},\n {"tokens": ]\n]'))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Labels
+
+
+def test_build_label_list_is_deterministic_and_has_both_prefixes():
+    a = Sentence(["EU", "Peter"], ["B-ORG", "B-PER"], "a", 1)
+    b = Sentence(["Paris"], ["B-LOC"], "b", 1)
+    untagged = Sentence(["x"], None, "c", 1)
+    expected = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+    assert build_label_list([a, b, untagged]) == expected
+    assert build_label_list([b, untagged, a]) == expected
+    with pytest.raises(ValueError, match="no sentence has tags"):
+        build_label_list([untagged])
+
+
+def test_check_labels_names_file_line_and_tag(tmp_path):
+    train = read_conll(write(tmp_path, "train.txt", "EU B-ORG\nrejects O\n"))
+    label2id = {label: i for i, label in enumerate(build_label_list(train))}
+    dev = read_conll(write(tmp_path, "dev.txt", "EU B-ORG\n\nPeter B-PER\nBlackburn I-PER\n"))
+    with pytest.raises(ValueError, match=r"dev.txt:3: tag 'B-PER' \(word 'Peter'\) is not one of the training labels"):
+        check_labels(dev, label2id)
+
+
+def test_sentences_from_hf_maps_class_label_ids():
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
+
+    names = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+    features = Features({"tokens": List(Value("string")), "ner_tags": List(ClassLabel(names=names))})
+    train = Dataset.from_dict(
+        {"tokens": [["Peter", "Blackburn"], ["in", "Paris"]], "ner_tags": [[1, 2], [0, 3]]}, features=features
+    )
+    test = Dataset.from_dict({"tokens": [["Paris"]], "ner_tags": [[-1]]}, features=features)
+    dataset = DatasetDict({"train": train, "test": test})
+    assert hub_label_list(dataset) == names
+    sentences = sentences_from_hf(dataset["train"], "hub[train]")
+    assert [(s.tokens, s.tags, s.source, s.line) for s in sentences] == [
+        (["Peter", "Blackburn"], ["B-PER", "I-PER"], "hub[train]", 1),
+        (["in", "Paris"], ["O", "B-LOC"], "hub[train]", 2),
+    ]
+    assert sentences_from_hf(dataset["test"], "hub[test]")[0].tags is None
+    strings = Dataset.from_dict({"tokens": [["Paris"]], "ner_tags": [["B-LOC"]]})
+    assert sentences_from_hf(strings, "s")[0].tags == ["B-LOC"]
+    with pytest.raises(ValueError, match="no 'tokens' column"):
+        sentences_from_hf(Dataset.from_dict({"words": [["x"]]}), "hub[x]")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Windows, alignment, reassembly
+
+
+@pytest.mark.parametrize(
+    ("counts", "max_tokens", "windows"),
+    [
+        ([], 6, []),
+        ([1, 2, 3], 6, [(0, 3)]),
+        ([3, 3, 1], 6, [(0, 2), (2, 3)]),
+        ([2, 9, 1, 1], 6, [(0, 1), (1, 2), (2, 4)]),  # the 9-piece word gets a window of its own
+        ([9], 6, [(0, 1)]),
+        ([1, 1, 1], 1, [(0, 1), (1, 2), (2, 3)]),
+    ],
+)
+def test_word_windows(counts, max_tokens, windows):
+    assert word_windows(counts, max_tokens) == windows
+
+
+def test_alignment_first_pieces_and_specials(tiny_tokenizer):
+    sentence = Sentence(["Washington", "lives", "in", "Paris"], ["B-PER", "O", "O", "B-LOC"], "s", 1)
+    label2id = {"O": 0, "B-LOC": 1, "I-LOC": 2, "B-PER": 3, "I-PER": 4}
+    features, stats = encode_sentences([sentence], tiny_tokenizer, label2id)
+    tokens = tiny_tokenizer.convert_ids_to_tokens(features["input_ids"][0])
+    assert tokens == ["[CLS]", "Wash", "##ing", "##ton", "lives", "in", "Paris", "[SEP]"]
+    assert features["labels"][0] == [-100, 3, -100, -100, 0, 0, 1, -100]
+    assert features["word_index"][0] == [-1, 0, -1, -1, 1, 2, 3, -1]
+    assert features["sentence_id"] == [0] and features["word_start"] == [0] and features["length"] == [8]
+    assert set(features) >= {"attention_mask", "token_type_ids"}
+    assert stats == {"sentences": 1, "windows": 1, "split_sentences": 0, "truncated_words": 0}
+
+    all_tokens, _ = encode_sentences([sentence], tiny_tokenizer, label2id, label_all_tokens=True)
+    assert all_tokens["labels"][0] == [-100, 3, 4, 4, 0, 0, 1, -100]  # B-PER pieces become I-PER
+    assert all_tokens["word_index"] == features["word_index"]  # metrics still see one token per word
+
+    unlabeled, _ = encode_sentences([sentence], tiny_tokenizer)
+    assert "labels" not in unlabeled
+
+
+def test_windows_cover_every_word_once(tiny_tokenizer):
+    long_word = "Washingtoningingingingtoned"
+    assert len(tiny_tokenizer.tokenize(long_word)) > 6
+    words = "EU rejects German call to boycott British lamb".split() + [long_word] + "Peter Washington lives .".split()
+    tags = ["B-ORG", "O", "B-MISC", "O", "O", "O", "B-MISC", "O", "B-LOC", "B-PER", "B-PER", "O", "O"]
+    sentences = [
+        Sentence(["Paris"], ["B-LOC"], "s", 1),
+        Sentence([], [], "s", 3),  # empty: no windows, still reassembles to []
+        Sentence(words, tags, "s", 5),
+    ]
+    label2id = {label: i for i, label in enumerate(build_label_list(sentences))}
+    features, stats = encode_sentences(sentences, tiny_tokenizer, label2id, max_seq_length=8)
+    assert max(features["length"]) <= 8
+    assert stats["sentences"] == 3 and stats["split_sentences"] == 1 and stats["truncated_words"] == 1
+    assert stats["windows"] == len(features["input_ids"]) > 3
+    seen = sorted((i, w) for i, row in zip(features["sentence_id"], features["word_index"]) for w in row if w >= 0)
+    assert seen == [(0, 0)] + [(2, w) for w in range(len(words))]
+    columns = [features[key] for key in ("sentence_id", "word_index", "word_start", "labels")]
+    for i, row, start, labels in zip(*columns):
+        first = [w for w in row if w >= 0]
+        assert first == list(range(start, start + len(first)))  # consecutive words from word_start
+        assert [labels[k] for k, w in enumerate(row) if w >= 0] == [label2id[sentences[i].tags[w]] for w in first]
+    assert [8] in [[w for w in row if w >= 0] for row in features["word_index"]]  # the long word, alone
+
+    # Trainer-style predictions: rows shuffled, padded with -100 to a width longer than any row
+    order = list(range(len(features["input_ids"])))
+    random.Random(0).shuffle(order)
+    preds = np.full((len(order), 12), -100)
+    for k, r in enumerate(order):
+        preds[k, : features["length"][r]] = features["labels"][r]
+    pick = [features[key] for key in ("word_index", "sentence_id", "word_start")]
+    word_index, sentence_id, word_start = ([column[r] for r in order] for column in pick)
+    num_words = [len(s.tokens) for s in sentences]
+    per_word = words_from_predictions(preds, word_index, sentence_id, word_start, num_words)
+    assert per_word == [[label2id[t] for t in s.tags] for s in sentences]
+
+    scores = scatter_to_words(preds.astype(float) / 10, word_index, sentence_id, num_words)
+    assert scores[2].tolist() == [label2id[t] / 10 for t in tags]
+
+
+def test_words_from_predictions_errors():
+    word_index, sentence_id = [[-1, 0, 1, -1]], [0]
+    with pytest.raises(ValueError, match="word 2 of sentence 0 got 0 predictions"):
+        words_from_predictions(np.zeros((1, 4)), word_index, sentence_id, [0], [3])
+    with pytest.raises(ValueError, match="word 0 of sentence 0 got 2 predictions"):
+        words_from_predictions(np.zeros((2, 4)), word_index * 2, sentence_id * 2, [0, 0], [2])
+    with pytest.raises(ValueError, match="feature row 0 has 2 token values, needs 3"):
+        words_from_predictions(np.zeros((1, 2)), word_index, sentence_id, [0], [2])
+
+
+def test_words_the_tokenizer_deletes_still_get_a_token(tiny_tokenizer):
+    sentence = Sentence(["Paris", "\u200b", "London"], ["B-LOC", "O", "B-LOC"], "s", 1)
+    features, _ = encode_sentences([sentence], tiny_tokenizer, {"O": 0, "B-LOC": 1, "I-LOC": 2})
+    tokens = tiny_tokenizer.convert_ids_to_tokens(features["input_ids"][0])
+    assert tokens == ["[CLS]", "Paris", "[UNK]", "London", "[SEP]"]
+    assert features["labels"][0] == [-100, 1, 0, 1, -100]
+
+
+def test_encode_errors(tiny_tokenizer):
+    label2id = {"O": 0, "B-LOC": 1, "I-LOC": 2}
+    tagged = Sentence(["Paris"], ["B-LOC"], "f.txt", 1)
+    with pytest.raises(ValueError, match="f.txt:4: sentence has no tags"):
+        encode_sentences([tagged, Sentence(["x"], None, "f.txt", 4)], tiny_tokenizer, label2id)
+    with pytest.raises(ValueError, match="f.txt:1: tag 'B-PER'"):
+        encode_sentences([Sentence(["Peter"], ["B-PER"], "f.txt", 1)], tiny_tokenizer, label2id)
+    with pytest.raises(ValueError, match="max_seq_length=2"):
+        encode_sentences([tagged], tiny_tokenizer, label2id, max_seq_length=2)
+
+
+def test_to_dataset(tiny_tokenizer):
+    sentences = [Sentence(["Paris"], ["B-LOC"], "s", 1), Sentence(["EU", "rejects"], ["B-ORG", "O"], "s", 3)]
+    features, _ = encode_sentences(sentences, tiny_tokenizer, {"O": 0, "B-LOC": 1, "I-LOC": 2, "B-ORG": 3})
+    dataset = to_dataset(features)
+    assert len(dataset) == 2
+    assert dataset[1]["labels"] == [-100, 3, 0, -100]
+    assert dataset[1]["word_index"] == [-1, 0, 1, -1]
