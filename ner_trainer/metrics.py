@@ -93,8 +93,9 @@ def _gather_words(
     """Per-word predicted ids of every sentence, from per-token predictions of (possibly overlapping) windows.
 
     A word's prediction is the one at its first sub-token; later pieces and special tokens (`word_index` -1) are
-    never read, whatever their labels. A word seen by several windows takes the window where it has the most
-    context (words on its both sides), ties to the earlier one. A word no window saw gets -1.
+    never read, whatever their labels. A word seen by several windows takes the prediction of the window where it
+    has the most context (the fewer of the window's words before and after it), ties to the earlier window; a word
+    before its window's `word_start` counts as having less than none. A word no window saw gets -1.
 
     Args:
         pred_ids: `(num_rows, seq_len)` predicted ids, rows in the order of the other arguments; padding past a
@@ -110,7 +111,7 @@ def _gather_words(
             f"{len(word_start)} word_start rows"
         )
     words = [[-1] * n for n in num_words]
-    best_context = [[-1] * n for n in num_words]
+    best_context = [[-float("inf")] * n for n in num_words]
     for row, (indices, sentence, start) in enumerate(zip(word_index, sentence_id, word_start)):
         if not 0 <= sentence < len(num_words):
             raise ValueError(f"row {row}: sentence_id {sentence} is not in 0..{len(num_words) - 1}")
@@ -121,11 +122,8 @@ def _gather_words(
             continue
         end = max(word for _, word in firsts)
         for position, word in firsts:
-            if not start <= word < num_words[sentence]:
-                raise ValueError(
-                    f"row {row}: word_index {word} is not in {start}..{num_words[sentence] - 1} "
-                    f"(word_start .. last word of sentence {sentence})"
-                )
+            if word >= num_words[sentence]:
+                raise ValueError(f"row {row}: word_index {word}, but sentence {sentence} has {num_words[sentence]}")
             context = min(word - start, end - word)
             if context > best_context[sentence][word]:
                 best_context[sentence][word] = context

@@ -159,6 +159,9 @@ def test_overlapping_windows_keep_the_prediction_with_most_context():
     pred_ids = np.array([[0, 10, 11, 12, 0], [0, 21, 22, 23, 0]])
     words = _gather_words(pred_ids, word_index, sentence_id=[0, 0], word_start=[0, 1], num_words=[5])
     assert words == [[10, 11, 22, 23, -1]]  # word 4: no window
+    # A word before its window's word_start (left context only) loses to any window that starts at or before it.
+    words = _gather_words(pred_ids, word_index, sentence_id=[0, 0], word_start=[0, 2], num_words=[5])
+    assert words == [[10, 11, 12, 23, -1]]
 
 
 def test_gather_words_names_bad_rows():
@@ -166,7 +169,7 @@ def test_gather_words_names_bad_rows():
         _gather_words(np.zeros((3, 4), int), WORD_INDEX[:2], SENTENCE_ID[:2], WORD_START[:2], [3, 2])
     with pytest.raises(ValueError, match="row 2: sentence_id 1 is not in 0..0"):
         _gather_words(np.zeros((3, 5), int), WORD_INDEX, SENTENCE_ID, WORD_START, [3])
-    with pytest.raises(ValueError, match=r"row 1: word_index 2 is not in 2..1"):
+    with pytest.raises(ValueError, match=r"row 1: word_index 2, but sentence 0 has 2"):
         _gather_words(np.zeros((3, 5), int), WORD_INDEX, SENTENCE_ID, WORD_START, [2, 2])
     compute_metrics = build_compute_metrics({0: "O"}, GOLD_WORDS, WORD_INDEX, SENTENCE_ID, WORD_START)
     with pytest.raises(ValueError, match=r"predicted ids \[3\] are not in id2label"):

