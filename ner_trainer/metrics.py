@@ -12,6 +12,8 @@ from seqeval.metrics import accuracy_score, classification_report
 from seqeval.scheme import IOB2
 from transformers import EvalPrediction
 
+from .data import words_from_predictions
+
 
 def _check_tags(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> None:
     if len(true_tags) != len(pred_tags):
@@ -83,54 +85,6 @@ def argmax_logits(logits: torch.Tensor | tuple[torch.Tensor, ...], labels: torch
     return logits.argmax(dim=-1)
 
 
-def _gather_words(
-    pred_ids: np.ndarray,
-    word_index: Sequence[Sequence[int]],
-    sentence_id: Sequence[int],
-    word_start: Sequence[int],
-    num_words: Sequence[int],
-) -> list[list[int]]:
-    """Per-word predicted ids of every sentence, from per-token predictions of (possibly overlapping) windows.
-
-    A word's prediction is the one at its first sub-token; later pieces and special tokens (`word_index` -1) are
-    never read, whatever their labels. A word seen by several windows takes the prediction of the window where it
-    has the most context (the fewer of the window's words before and after it), ties to the earlier window; a word
-    before its window's `word_start` counts as having less than none. A word no window saw gets -1.
-
-    Args:
-        pred_ids: `(num_rows, seq_len)` predicted ids, rows in the order of the other arguments; padding past a
-            row's length is ignored.
-        word_index: per row and token, the index in its sentence of the word the token starts, else -1.
-        sentence_id: per row, the index of its sentence.
-        word_start: per row, the index in its sentence of the window's first word.
-        num_words: per sentence, its number of words.
-    """
-    if not len(pred_ids) == len(word_index) == len(sentence_id) == len(word_start):
-        raise ValueError(
-            f"{len(pred_ids)} prediction rows but {len(word_index)} word_index, {len(sentence_id)} sentence_id and "
-            f"{len(word_start)} word_start rows"
-        )
-    words = [[-1] * n for n in num_words]
-    best_context = [[-float("inf")] * n for n in num_words]
-    for row, (indices, sentence, start) in enumerate(zip(word_index, sentence_id, word_start)):
-        if not 0 <= sentence < len(num_words):
-            raise ValueError(f"row {row}: sentence_id {sentence} is not in 0..{len(num_words) - 1}")
-        if len(indices) > pred_ids.shape[1]:
-            raise ValueError(f"row {row}: {len(indices)} word_index entries but {pred_ids.shape[1]} predictions")
-        firsts = [(position, word) for position, word in enumerate(indices) if word >= 0]
-        if not firsts:
-            continue
-        end = max(word for _, word in firsts)
-        for position, word in firsts:
-            if word >= num_words[sentence]:
-                raise ValueError(f"row {row}: word_index {word}, but sentence {sentence} has {num_words[sentence]}")
-            context = min(word - start, end - word)
-            if context > best_context[sentence][word]:
-                best_context[sentence][word] = context
-                words[sentence][word] = int(pred_ids[row, position])
-    return words
-
-
 def build_compute_metrics(
     id2label: Mapping[int, str],
     gold_tags: Sequence[Sequence[str]],
@@ -141,14 +95,14 @@ def build_compute_metrics(
 ) -> Callable[[EvalPrediction], dict[str, float]]:
     """A Trainer `compute_metrics` that scores the eval set's sentences word by word against their gold tags.
 
-    Token predictions are mapped back to words (see `_gather_words`), so the scores are those of the original
-    sentences: not inflated by `label_all_tokens`, not skewed by sentences split into several windows, and a word
-    that no window predicted (truncated away) counts as predicted `"O"`. Labels in `eval_pred` are not read.
+    Token predictions are mapped back to words (`data.words_from_predictions`, first sub-tokens only), so the
+    scores are those of the original sentences: not inflated by `label_all_tokens`, not skewed by sentences split
+    into several windows. Every word must get exactly one prediction. Labels in `eval_pred` are not read.
 
     Args:
         id2label: tag of each class index (`model.config.id2label`).
         gold_tags: the eval set's word-level tags, one list per sentence.
-        word_index, sentence_id, word_start: per eval feature row, as in `_gather_words`.
+        word_index, sentence_id, word_start: per eval feature row, as `data.encode_sentences` makes them.
         strict: see `compute_ner_metrics`.
 
     Use with `preprocess_logits_for_metrics=argmax_logits`, or let the Trainer pass the full logits.
@@ -163,11 +117,11 @@ def build_compute_metrics(
         predictions = np.asarray(predictions)
         if predictions.ndim == 3:  # logits, padded with -100 across batches
             predictions = predictions.argmax(-1)
-        words = _gather_words(predictions, word_index, sentence_id, word_start, num_words)
-        unknown = sorted({i for ids in words for i in ids if i != -1 and i not in id2label})
+        words = words_from_predictions(predictions, word_index, sentence_id, word_start, num_words)
+        unknown = sorted({i for ids in words for i in ids if i not in id2label})
         if unknown:
             raise ValueError(f"predicted ids {unknown} are not in id2label {dict(id2label)}")
-        pred_tags = [[id2label[i] if i != -1 else "O" for i in ids] for ids in words]
+        pred_tags = [[id2label[i] for i in ids] for ids in words]
         return compute_ner_metrics(gold_tags, pred_tags, strict=strict)
 
     return compute_metrics

@@ -62,3 +62,32 @@ def tiny_tokenizer(tmp_path):
 @pytest.fixture
 def tiny_encoder_dir(tmp_path):
     return make_encoder_dir(tmp_path)
+
+
+PROJECT_PACKAGES = ("trainer_common", "vae_trainer", "ner_trainer")
+
+
+def run_without_project(script: str, tmp_dir):
+    """Run `script` in a fresh Python where this project's packages cannot be imported, installed or not.
+
+    That is where a user loads a checkpoint with `trust_remote_code=True`: only the code saved beside the weights
+    is there. Returns the completed process.
+    """
+    import subprocess
+    import sys
+
+    prelude = (
+        "import sys\n"
+        f"for name in {PROJECT_PACKAGES!r}:\n"
+        "    sys.modules[name] = None  # as if not installed: any import of it raises ImportError\n"
+        "    try:\n"
+        "        __import__(name)\n"
+        "        raise SystemExit(name + ' is importable')\n"
+        "    except ImportError:\n"
+        "        pass\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["HF_MODULES_CACHE"] = str(tmp_dir / "modules")
+    return subprocess.run(
+        [sys.executable, "-c", prelude + script], cwd=tmp_dir, env=env, capture_output=True, text=True
+    )

@@ -10,7 +10,6 @@ from transformers import BertConfig, DataCollatorForTokenClassification, EvalPre
 
 from ner_trainer.configuration_bert_tagger import BertTaggerConfig
 from ner_trainer.metrics import (
-    _gather_words,
     argmax_logits,
     build_compute_metrics,
     classification_report_text,
@@ -146,31 +145,14 @@ def test_compute_metrics_takes_argmaxed_predictions():
     assert compute_metrics(EvalPrediction(predictions=(ids,), label_ids=None)) == from_logits
 
 
-def test_compute_metrics_counts_unpredicted_words_as_o():
-    # Sentence 1 ("London said") lost its window, e.g. to truncation: its LOC is missed, not skipped.
+def test_compute_metrics_refuses_words_without_a_prediction():
+    # Sentence 1 ("London said") has no window: scoring without it would silently drop its words.
     compute_metrics = build_compute_metrics(ID2LABEL, GOLD_WORDS, WORD_INDEX[:2], SENTENCE_ID[:2], WORD_START[:2])
-    metrics = compute_metrics(EvalPrediction(predictions=padded_logits(PRED_TOKENS[:2]), label_ids=None))
-    assert metrics["recall"] == pytest.approx(1 / 3) and metrics["accuracy"] == pytest.approx(3 / 5)
+    with pytest.raises(ValueError, match="word 0 of sentence 1 got 0 predictions"):
+        compute_metrics(EvalPrediction(predictions=padded_logits(PRED_TOKENS[:2]), label_ids=None))
 
 
-def test_overlapping_windows_keep_the_prediction_with_most_context():
-    # Words 0..3; window A sees words 0-2, window B words 1-3. Word 1 is central in A, word 2 in B.
-    word_index = [[-1, 0, 1, 2, -1], [-1, 1, 2, 3, -1]]
-    pred_ids = np.array([[0, 10, 11, 12, 0], [0, 21, 22, 23, 0]])
-    words = _gather_words(pred_ids, word_index, sentence_id=[0, 0], word_start=[0, 1], num_words=[5])
-    assert words == [[10, 11, 22, 23, -1]]  # word 4: no window
-    # A word before its window's word_start (left context only) loses to any window that starts at or before it.
-    words = _gather_words(pred_ids, word_index, sentence_id=[0, 0], word_start=[0, 2], num_words=[5])
-    assert words == [[10, 11, 12, 23, -1]]
-
-
-def test_gather_words_names_bad_rows():
-    with pytest.raises(ValueError, match="3 prediction rows but 2 word_index"):
-        _gather_words(np.zeros((3, 4), int), WORD_INDEX[:2], SENTENCE_ID[:2], WORD_START[:2], [3, 2])
-    with pytest.raises(ValueError, match="row 2: sentence_id 1 is not in 0..0"):
-        _gather_words(np.zeros((3, 5), int), WORD_INDEX, SENTENCE_ID, WORD_START, [3])
-    with pytest.raises(ValueError, match=r"row 1: word_index 2, but sentence 0 has 2"):
-        _gather_words(np.zeros((3, 5), int), WORD_INDEX, SENTENCE_ID, WORD_START, [2, 2])
+def test_compute_metrics_names_bad_values():
     compute_metrics = build_compute_metrics({0: "O"}, GOLD_WORDS, WORD_INDEX, SENTENCE_ID, WORD_START)
     with pytest.raises(ValueError, match=r"predicted ids \[3\] are not in id2label"):
         compute_metrics(EvalPrediction(predictions=padded_logits(PRED_TOKENS), label_ids=None))

@@ -1,14 +1,11 @@
 """BERT tagger: config, forward/loss, encoder loading, save/reload, Auto classes, pipeline and remote code."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
-from conftest import make_tokenizer
+from conftest import make_tokenizer, run_without_project
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import (
@@ -259,17 +256,14 @@ def test_pipeline(saved_tagger):
 def test_trust_remote_code_in_a_fresh_process(saved_tagger, tmp_path):
     model, out = saved_tagger
     script = f"""
-import importlib.util, json, torch
-assert importlib.util.find_spec("ner_trainer") is None, "package must not be importable here"
+import json, torch
 from transformers import AutoModelForTokenClassification
 model = AutoModelForTokenClassification.from_pretrained({str(out)!r}, trust_remote_code=True).eval()
 assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
 with torch.no_grad():
     print(json.dumps(model(input_ids=torch.arange(5, 15).reshape(2, 5)).logits.tolist()))
 """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["HF_MODULES_CACHE"] = str(tmp_path / "modules")
-    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    proc = run_without_project(script, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     with torch.no_grad():
         expected = model(input_ids=torch.arange(5, 15).reshape(2, 5)).logits

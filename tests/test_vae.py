@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import run_without_project
 from PIL import Image
 
 from vae_trainer import VAEConfig, VAEModel
@@ -214,17 +214,14 @@ def test_save_load_round_trip_gives_identical_outputs(trained_run):
 def test_trust_remote_code_in_a_fresh_process(trained_run, tmp_path):
     out, _, _ = trained_run
     script = f"""
-import importlib.util, sys, torch
-assert importlib.util.find_spec("vae_trainer") is None, "package must not be importable here"
+import torch
 from transformers import AutoModel
 model = AutoModel.from_pretrained({str(out)!r}, trust_remote_code=True).eval()
 assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
 torch.manual_seed(0)
 print(float(model(torch.full((1, 784), 0.5)).reconstruction.sum()))
 """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["HF_MODULES_CACHE"] = str(tmp_path / "modules")
-    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    proc = run_without_project(script, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     model = VAEModel.from_pretrained(out).eval()
     torch.manual_seed(0)
