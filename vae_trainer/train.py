@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
+from .configuration_vae import VAEConfig
+
 logger = logging.getLogger(__name__)
 
 
@@ -16,10 +18,14 @@ class VAEArguments:
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "Start from a saved VAE (folder or Hub id) instead of a fresh one."}
     )
-    hidden_dim: int = field(default=400, metadata={"help": "Hidden layer width of encoder and decoder."})
-    latent_dim: int = field(default=20, metadata={"help": "Dimension of the latent code z."})
-    initializer_range: float = field(default=0.01, metadata={"help": "Std of the Gaussian weight initialisation."})
-    kl_weight: float = field(default=1.0, metadata={"help": "Weight of the KL term (1.0 = ELBO; other = beta-VAE)."})
+    hidden_dim: int = field(default=VAEConfig.hidden_dim, metadata={"help": "Hidden width of encoder and decoder."})
+    latent_dim: int = field(default=VAEConfig.latent_dim, metadata={"help": "Dimension of the latent code z."})
+    initializer_range: float = field(
+        default=VAEConfig.initializer_range, metadata={"help": "Std of the Gaussian weight initialisation."}
+    )
+    kl_weight: float = field(
+        default=VAEConfig.kl_weight, metadata={"help": "Weight of the KL term (1.0 = ELBO; other = beta-VAE)."}
+    )
     data_dir: str | None = field(
         default=None,
         metadata={"help": "Folder with the four MNIST IDX files (.gz or raw). Default: the bundled MNIST copy."},
@@ -58,7 +64,6 @@ class VAETrainingArguments(TrainingArguments):
 
 
 def build_model(args: VAEArguments):
-    from .configuration_vae import VAEConfig
     from .modeling_vae import VAEModel
 
     if args.model_name_or_path:
