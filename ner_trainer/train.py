@@ -1,6 +1,7 @@
 """Fine-tune a `BertTagger` with `Trainer`: arguments, data, training, evaluation, test predictions, figures."""
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
@@ -123,7 +124,15 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
 
     from .modeling_bert_tagger import BertTagger
 
-    config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
+    try:
+        config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
+    except (OSError, ValueError) as err:
+        if os.path.isdir(args.model_name_or_path):
+            raise
+        # transformers' message for a missing folder is about Hub repo ids or the network, not the path
+        raise OSError(
+            f"--model_name_or_path {args.model_name_or_path}: not a folder, and not loadable from the Hub ({err})"
+        ) from err
     if config.model_type == "bert_tagger":
         model = BertTagger.from_pretrained(args.model_name_or_path)
         saved = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -203,7 +212,7 @@ def write_conll_predictions(path, split: EncodedSplit, predicted: list[list[str]
 
 def train(args: NERArguments, training_args: NERTrainingArguments, callbacks: list | None = None) -> dict:
     """Train, evaluate and predict as the arguments say; write model, tokenizer, results and figures."""
-    from transformers import DataCollatorForTokenClassification, set_seed
+    from transformers import DataCollatorForTokenClassification, IntervalStrategy, set_seed
 
     from trainer_common.io import write_json, write_text
     from trainer_common.tracking import finish, log_images, setup_logging, setup_wandb
@@ -211,6 +220,7 @@ def train(args: NERArguments, training_args: NERTrainingArguments, callbacks: li
     from .data import build_label_list, check_labels
     from .metrics import argmax_logits, build_compute_metrics, classification_report_text, compute_ner_metrics
     from .plots import write_training_curves
+    from .predict import default_max_seq_length
 
     setup_logging(training_args)
     setup_wandb(training_args, args.wandb_project)
@@ -222,6 +232,9 @@ def train(args: NERArguments, training_args: NERTrainingArguments, callbacks: li
     if label_list is None and splits.get("train"):
         label_list = build_label_list(splits["train"])
     model, tokenizer = build_model_and_tokenizer(args, label_list)
+    limit = default_max_seq_length(model, tokenizer)
+    if args.max_seq_length > limit:  # a longer window would fail mid-training in the position embeddings
+        raise ValueError(f"--max_seq_length {args.max_seq_length} is longer than the model takes ({limit} tokens)")
     id2label = {int(i): tag for i, tag in model.config.id2label.items()}
     label2id = {tag: i for i, tag in id2label.items()}
     for sentences in splits.values():
@@ -237,6 +250,10 @@ def train(args: NERArguments, training_args: NERTrainingArguments, callbacks: li
     validation = encoded.get("validation")
     if validation is not None and not validation.has_tags:
         raise ValueError("the validation data has no tags to score against")
+    if validation is None and training_args.eval_strategy != IntervalStrategy.NO:
+        # the default eval_strategy="epoch" would make Trainer refuse to start without an eval_dataset
+        logger.info("no validation data: no evaluation during training")
+        training_args.eval_strategy = IntervalStrategy.NO
 
     mixed_precision = training_args.fp16 or training_args.bf16
     trainer = ordered_eval_trainer_class()(
@@ -282,10 +299,11 @@ def train(args: NERArguments, training_args: NERTrainingArguments, callbacks: li
         write_json(f"{out}/all_results.json", results)
         if trainer.state.log_history:
             log_images(trainer, {"training_curves": write_training_curves(trainer.state.log_history, out)})
+    files_used = (args.train_file, args.validation_file, args.test_file)
     finish(
         trainer,
         tasks="token-classification",
-        dataset_name=None if args.train_file else (args.dataset_name or "conll2003"),
+        dataset_name=None if any(files_used) else (args.dataset_name or "conll2003"),
         finetuned_from=args.model_name_or_path,
         tags=["ner", "token-classification"],
     )

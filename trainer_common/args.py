@@ -25,12 +25,35 @@ def load_config_file(path: str) -> dict:
         import yaml
 
         try:
-            config = yaml.safe_load(text)
+            config = yaml.load(text, Loader=_yaml12_bool_loader())
         except yaml.YAMLError as err:
             raise ValueError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(config, dict):
         raise ValueError(f"{path}: expected a mapping of argument names to values, got {type(config).__name__}")
     return config
+
+
+def _yaml12_bool_loader():
+    """A safe YAML loader whose booleans are YAML 1.2's `true`/`false` only.
+
+    PyYAML follows YAML 1.1, where `no`, `off`, `yes` and `on` are booleans too: `eval_strategy: no` would become
+    `False`. Kept as strings, they go through the flag's own type (`do_eval: no` still means False).
+    """
+    import re
+
+    import yaml
+
+    bool_tag = "tag:yaml.org,2002:bool"
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != bool_tag]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    return Loader
 
 
 def parse_args(dataclass_types, argv: list[str] | None = None):

@@ -21,6 +21,7 @@ def run_cli(commands: dict[str, str], default: str, argv: list[str] | None = Non
     except (FileNotFoundError, ValueError, OSError) as err:
         if os.environ.get("TOOLKIT_DEBUG"):
             raise
-        print(f"error: {err}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(err).splitlines())  # one line, as promised
+        print(f"error: {message}", file=sys.stderr)
         return 2
     return status if isinstance(status, int) else 0

@@ -1,0 +1,503 @@
+"""NER training end to end through `run_ner.py`: outputs, file formats, options, config files, errors, reloading."""
+
+import json
+import os
+import random
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import make_encoder_dir
+from PIL import Image
+
+from ner_trainer.train import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Tags are a function of the word (every phrase is always the same entity), so a tiny encoder learns them fast.
+# "Washington" splits into three word pieces (Wash ##ing ##ton), which exercises first-sub-token alignment.
+ENTITIES = {
+    "Peter Blackburn": "PER",
+    "John Smith": "PER",
+    "Mary Lee": "PER",
+    "Paris": "LOC",
+    "London": "LOC",
+    "Germany": "LOC",
+    "France": "LOC",
+    "BRUSSELS": "LOC",
+    "New York City": "LOC",
+    "Washington": "LOC",
+    "EU": "ORG",
+    "European Commission": "ORG",
+    "German": "MISC",
+    "British": "MISC",
+}
+PHRASES = ["visited", "said on Monday", "lives in", "works for", "rejects", "and"]
+TYPES = ["LOC", "MISC", "ORG", "PER"]
+LABELS = ["O"] + [f"{prefix}-{t}" for t in TYPES for prefix in "BI"]
+
+
+def phrase(text: str) -> list[tuple[str, str]]:
+    words, entity_type = text.split(), ENTITIES.get(text)
+    return [(w, "O" if entity_type is None else ("B-" if i == 0 else "I-") + entity_type) for i, w in enumerate(words)]
+
+
+def make_sentences(n: int, seed: int) -> list[list[tuple[str, str]]]:
+    """`n` sentences "ENTITY phrase ENTITY ." as (word, IOB2 tag) pairs."""
+    rng = random.Random(seed)
+    names = list(ENTITIES)
+    return [
+        phrase(rng.choice(names)) + phrase(rng.choice(PHRASES)) + phrase(rng.choice(names)) + [(".", "O")]
+        for _ in range(n)
+    ]
+
+
+def write_conll(path: Path, sentences, tagged: bool = True, docstart: bool = True) -> Path:
+    """CoNLL-2003 layout (word POS chunk tag), or only the word column when untagged."""
+    lines = ["-DOCSTART- -X- -X- O", ""] if docstart else []
+    for k, sentence in enumerate(sentences):
+        lines += [f"{w} NNP B-NP {t}" if tagged else w for w, t in sentence] + [""]
+        if docstart and k == len(sentences) // 2:
+            lines += ["-DOCSTART- -X- -X- O", ""]  # a second document in the middle
+    path.write_text("\n".join(lines))
+    return path
+
+
+def write_jsonl(path: Path, sentences, as_list: bool = False) -> Path:
+    records = [{"tokens": [w for w, _ in s], "ner_tags": [t for _, t in s]} for s in sentences]
+    if as_list:
+        path.write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def read_blocks(path: Path) -> list[list[list[str]]]:
+    """A predictions file as sentences of rows of columns; checks the blank-line layout on the way."""
+    text = path.read_text()
+    assert text.endswith("\n\n"), "every sentence, the last included, ends with a blank line"
+    blocks = text[:-2].split("\n\n")
+    return [[line.split(" ") for line in block.split("\n")] for block in blocks]
+
+
+def entity_count(sentences, entity_type: str) -> int:
+    return sum(tag == f"B-{entity_type}" for s in sentences for _, tag in s)
+
+
+def base_args(out: Path, *files, model=None, **overrides) -> list[str]:
+    """Flags for a quick run: single-file options plus small batches, no tracking, no progress bars."""
+    args = {
+        "output_dir": out,
+        "max_seq_length": 16,
+        "per_device_train_batch_size": 4,
+        "per_device_eval_batch_size": 8,
+        "report_to": "none",
+        "disable_tqdm": "true",
+        "log_level": "warning",
+        "seed": 0,
+    }
+    if model is not None:
+        args["model_name_or_path"] = model
+    for name, path in zip(("train_file", "validation_file", "test_file"), files):
+        if path is not None:
+            args[name] = path
+    args.update(overrides)
+    argv = []
+    for key, value in args.items():
+        argv += [f"--{key}"] if value is True else [f"--{key}", str(value)]
+    return argv
+
+
+def history(out: Path) -> list[dict]:
+    return json.loads((out / "trainer_state.json").read_text())["log_history"]
+
+
+def start_run_ner(*args) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    env.pop("TOOLKIT_DEBUG", None)
+    return subprocess.Popen(
+        [sys.executable, "run_ner.py", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The models are tiny: one thread is as fast, and far faster when other work shares the two cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A tiny random encoder and CoNLL train/validation/test files; the last test sentence needs 3+ windows."""
+    tmp = tmp_path_factory.mktemp("ner_data")
+    train, dev, test = make_sentences(40, seed=0), make_sentences(8, seed=1), make_sentences(6, seed=2)
+    test.append([pair for sentence in make_sentences(6, seed=3) for pair in sentence])  # ~35 words
+    return {
+        "dir": tmp,
+        "encoder": make_encoder_dir(tmp),
+        "train": train,
+        "dev": dev,
+        "test": test,
+        "train_file": write_conll(tmp / "train.txt", train),
+        "dev_file": write_conll(tmp / "dev.txt", dev),
+        "test_file": write_conll(tmp / "test.txt", test),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    """30 optimizer steps (40 sentences, batches of 4, 3 epochs) through `main`, evaluated after each epoch."""
+    out = tmp_path_factory.mktemp("ner_run") / "out"
+    argv = base_args(
+        out,
+        data["train_file"],
+        data["dev_file"],
+        data["test_file"],
+        model=data["encoder"],
+        num_train_epochs=3,
+        learning_rate=5e-3,
+        logging_steps=5,
+    )
+    return out, main(argv)
+
+
+# ---- one training run and everything it writes ----------------------------------------------------------------
+
+
+def test_training_writes_model_tokenizer_and_code(trained):
+    out, _ = trained
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_type"] == "bert_tagger"
+    assert config["auto_map"] == {
+        "AutoConfig": "configuration_bert_tagger.BertTaggerConfig",
+        "AutoModelForTokenClassification": "modeling_bert_tagger.BertTagger",
+    }
+    assert [config["id2label"][str(i)] for i in range(len(LABELS))] == LABELS
+    for name in (
+        "model.safetensors",
+        "modeling_bert_tagger.py",
+        "configuration_bert_tagger.py",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert "class BertTagger(" in (out / "modeling_bert_tagger.py").read_text()
+
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    model = AutoModelForTokenClassification.from_pretrained(out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert type(model).__name__ == "BertTagger" and model.config.num_labels == len(LABELS)
+    assert tokenizer.tokenize("Washington") == ["Wash", "##ing", "##ton"]  # the encoder's vocabulary, not another
+
+
+def test_training_writes_results_state_and_curves(data, trained):
+    out, results = trained
+    saved = json.loads((out / "all_results.json").read_text())
+    assert saved == pytest.approx(results)
+    for key in ("train_runtime", "train_loss", "eval_loss", "eval_f1", "test_f1", "test_precision", "test_recall"):
+        assert isinstance(saved[key], float), key
+    assert saved["train_windows"] == 40 and saved["validation_windows"] == 8
+    assert saved["test_windows"] >= 7 + 2, "the long test sentence is split into windows of 16 tokens"
+    for entity_type in TYPES:  # test scores are per gold entity of the whole sentences, windows put back together
+        assert saved.get(f"test_{entity_type}_number", 0.0) == entity_count(data["test"], entity_type)
+
+    log = history(out)
+    assert any("loss" in entry for entry in log)
+    assert any("eval_loss" in entry for entry in log)
+    assert any("eval_f1" in entry for entry in log)
+
+    report = (out / "test_report.txt").read_text()
+    assert "precision" in report and "micro avg" in report
+    assert all(entity_type in report for entity_type in ("LOC", "ORG", "PER"))
+
+    with Image.open(out / "training_curves.png") as png:
+        assert png.format == "PNG" and png.size[0] > 500
+        png.load()
+
+    # Our own writes get the same permissions as the files transformers writes (not mkstemp's private 0600).
+    expected = stat.S_IMODE((out / "config.json").stat().st_mode)
+    for name in ("all_results.json", "test_predictions.txt", "test_report.txt", "training_curves.png"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == expected, name
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+
+def test_test_predictions_have_every_word_in_order(data, trained):
+    from seqeval.metrics import f1_score
+
+    out, results = trained
+    blocks = read_blocks(out / "test_predictions.txt")
+    assert len(blocks) == len(data["test"])
+    for block, sentence in zip(blocks, data["test"]):
+        assert [row[0] for row in block] == [w for w, _ in sentence]
+        assert [row[1] for row in block] == [t for _, t in sentence]
+        assert all(len(row) == 3 and row[2] in LABELS for row in block)
+    assert len(blocks[-1]) > 30  # the windowed sentence came back whole
+    # the reported score is the score of the written predictions
+    gold, pred = [[row[1] for row in b] for b in blocks], [[row[2] for row in b] for b in blocks]
+    assert results["test_f1"] == pytest.approx(f1_score(gold, pred))
+
+
+def test_training_learns(trained):
+    out, results = trained
+    log = history(out)
+    losses = [entry["loss"] for entry in log if "loss" in entry]
+    evals = [entry for entry in log if "eval_loss" in entry]
+    assert len(losses) >= 5 and len(evals) == 3  # logging_steps 5 over 30 steps; one evaluation per epoch
+    assert losses[-1] < 0.75 * losses[0]
+    assert evals[-1]["eval_loss"] < evals[0]["eval_loss"]
+    assert results["eval_f1"] > 0
+
+
+# ---- using the saved tagger -----------------------------------------------------------------------------------
+
+
+def test_predict_command_on_the_saved_model(data, trained):
+    out, _ = trained
+    sentences = data["test"][:2]
+    texts = [" ".join(w for w, _ in s) for s in sentences]
+    proc = start_run_ner("predict", "--model", out, *texts)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr[-2000:]
+    records = [json.loads(line) for line in stdout.splitlines()]
+    assert len(records) == 2
+    blocks = read_blocks(out / "test_predictions.txt")
+    for record, sentence, block, text in zip(records, sentences, blocks, texts):
+        assert record["text"] == text
+        assert record["words"] == [w for w, _ in sentence]
+        assert len(record["tags"]) == len(record["words"]) and set(record["tags"]) <= set(LABELS)
+        # the same model on the same words tags them as the test predictions written after training did
+        assert record["tags"] == [row[2] for row in block]
+
+
+def test_untagged_test_file_is_predicted_not_scored(data, trained, tmp_path):
+    model, _ = trained
+    untagged = write_conll(tmp_path / "raw.txt", data["test"], tagged=False)
+    out = tmp_path / "out"
+    results = main(base_args(out, None, None, untagged, model=model, do_train=False))
+    assert not any(key.startswith("test_") and key != "test_windows" for key in results)
+    assert "test_f1" not in json.loads((out / "all_results.json").read_text())
+    assert not (out / "test_report.txt").exists()
+    blocks = read_blocks(out / "test_predictions.txt")
+    scored = read_blocks(model / "test_predictions.txt")
+    assert len(blocks) == len(data["test"])
+    for block, sentence, scored_block in zip(blocks, data["test"], scored):
+        assert all(len(row) == 2 for row in block)  # `token pred`
+        assert [row[0] for row in block] == [w for w, _ in sentence]
+        assert [row[1] for row in block] == [row[2] for row in scored_block]
+
+
+def test_evaluation_only_from_a_saved_tagger(data, trained, tmp_path):
+    model, trained_results = trained
+    out = tmp_path / "eval"
+    results = main(base_args(out, None, data["dev_file"], data["test_file"], model=model, do_train=False))
+    assert results["eval_f1"] == pytest.approx(trained_results["eval_f1"])
+    assert results["eval_loss"] == pytest.approx(trained_results["eval_loss"], rel=1e-4)
+    assert results["test_f1"] == pytest.approx(trained_results["test_f1"])
+    assert "train_runtime" not in results
+    assert (out / "test_predictions.txt").read_text() == (model / "test_predictions.txt").read_text()
+    assert not (out / "model.safetensors").exists() and not (out / "trainer_state.json").exists()
+    card = (out / "README.md").read_text()
+    assert "conll2003" not in card, "the card must not claim a Hub dataset the run never used"
+
+    # Trainer's evaluation (compute_metrics on length-sorted windows) scores the test file as the test step does
+    results = main(base_args(tmp_path / "eval2", None, data["test_file"], None, model=model, do_train=False))
+    for key in ("f1", "precision", "recall", "accuracy", "PER_number", "LOC_number"):
+        assert results[f"eval_{key}"] == pytest.approx(trained_results[f"test_{key}"]), key
+
+
+def test_continue_training_a_saved_tagger(data, trained, tmp_path):
+    model, trained_results = trained
+    out = tmp_path / "more"
+    results = main(
+        base_args(
+            out,
+            data["train_file"],
+            data["dev_file"],
+            None,
+            model=model,
+            max_steps=2,
+            logging_steps=1,
+            learning_rate=1e-5,
+            eval_strategy="no",
+            save_strategy="no",
+            do_predict=False,
+        )
+    )
+    # It starts from the fine-tuned weights (a new classifier would start near ln(9) = 2.2), keeps the labels,
+    # and a tiny learning rate barely moves it.
+    first_loss = next(entry["loss"] for entry in history(out) if "loss" in entry)
+    assert first_loss < 1.5
+    assert results["eval_loss"] == pytest.approx(trained_results["eval_loss"], abs=0.05)
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == json.loads((model / "config.json").read_text())["id2label"]
+    assert (out / "model.safetensors").is_file() and (out / "modeling_bert_tagger.py").is_file()
+
+
+def test_continue_training_rejects_labels_the_tagger_lacks(data, trained, tmp_path):
+    model, _ = trained
+    extra = write_conll(tmp_path / "train.txt", data["train"][:4] + [[("Monday", "B-DATE"), (".", "O")]])
+    with pytest.raises(ValueError, match=r"trained without the label\(s\) \['B-DATE', 'I-DATE'\]"):
+        main(base_args(tmp_path / "out", extra, None, None, model=model, max_steps=1))
+
+
+def test_windows_longer_than_the_encoder_takes_are_refused(data, tmp_path):
+    # the tiny encoder has 64 positions: a 128-token window would crash mid-training on a long sentence
+    with pytest.raises(ValueError, match=r"--max_seq_length 128 is longer than the model takes \(64 tokens\)"):
+        main(base_args(tmp_path / "out", data["train_file"], None, None, model=data["encoder"], max_seq_length=128))
+
+
+# ---- other inputs and options ---------------------------------------------------------------------------------
+
+
+def test_jsonl_and_json_files(data, tmp_path):
+    train = write_jsonl(tmp_path / "train.jsonl", data["train"][:12])
+    dev = write_jsonl(tmp_path / "dev.json", data["dev"], as_list=True)
+    test = write_jsonl(tmp_path / "test.jsonl", data["test"])
+    out = tmp_path / "out"
+    results = main(base_args(out, train, dev, test, model=data["encoder"], max_steps=2, eval_strategy="no"))
+    assert {"eval_f1", "test_f1"} <= results.keys()
+    assert results["train_windows"] == 12 and results["validation_windows"] == len(data["dev"])
+    id2label = json.loads((out / "config.json").read_text())["id2label"]
+    assert sorted(id2label.values()) == sorted(LABELS)
+    blocks = read_blocks(out / "test_predictions.txt")
+    assert [[row[:2] for row in block] for block in blocks] == [[[w, t] for w, t in s] for s in data["test"]]
+
+
+def test_iob1_files_are_trained_as_iob2(data, tmp_path):
+    # IOB1: entities start with I-; B- only where an entity directly follows one of the same type.
+    iob1 = [
+        [("Peter", "I-PER"), ("Blackburn", "I-PER"), ("visited", "O"), ("Paris", "I-LOC"), ("London", "B-LOC")],
+        [("European", "I-ORG"), ("Commission", "I-ORG"), ("rejects", "O"), ("German", "I-MISC"), ("lamb", "O")],
+        [("John", "I-PER"), ("Smith", "I-PER"), ("Mary", "B-PER"), ("Lee", "I-PER"), ("said", "O")],
+    ]
+    iob2 = [
+        ["B-PER", "I-PER", "O", "B-LOC", "B-LOC"],
+        ["B-ORG", "I-ORG", "O", "B-MISC", "O"],
+        ["B-PER", "I-PER", "B-PER", "I-PER", "O"],
+    ]
+    train = write_conll(tmp_path / "train.txt", iob1 * 3)
+    test = write_conll(tmp_path / "test.txt", iob1)
+    out = tmp_path / "out"
+    results = main(
+        base_args(out, train, train, test, model=data["encoder"], tag_scheme="iob1", max_steps=1, eval_strategy="no")
+    )
+    id2label = json.loads((out / "config.json").read_text())["id2label"]
+    assert sorted(id2label.values()) == sorted(LABELS)  # B- tags for every type, though ORG/MISC had only I- tags
+    blocks = read_blocks(out / "test_predictions.txt")
+    assert [[row[1] for row in block] for block in blocks] == iob2
+    assert results["test_PER_number"] == 3.0 and results["test_LOC_number"] == 2.0
+
+
+def test_label_all_tokens_keeps_word_level_metrics(data, tmp_path):
+    dev = make_sentences(8, seed=5) + [phrase("Washington") + phrase("and") + phrase("New York City")]
+    dev_file = write_conll(tmp_path / "dev.txt", dev)
+    out = tmp_path / "out"
+    results = main(
+        base_args(
+            out, data["train_file"], dev_file, data["test_file"], model=data["encoder"], label_all_tokens=True,
+            max_steps=3, eval_strategy="no",
+        )
+    )  # fmt: skip
+    blocks = read_blocks(out / "test_predictions.txt")
+    assert sum(len(block) for block in blocks) == sum(len(s) for s in data["test"])
+    for entity_type in TYPES:  # gold entities counted on words, not on (more numerous) sub-tokens
+        assert results.get(f"eval_{entity_type}_number", 0.0) == entity_count(dev, entity_type)
+        assert results.get(f"test_{entity_type}_number", 0.0) == entity_count(data["test"], entity_type)
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_config_file_with_a_flag_overriding_it(data, tmp_path, suffix):
+    out = tmp_path / "out"
+    config = {
+        "model_name_or_path": str(data["encoder"]),
+        "train_file": str(data["train_file"]),
+        "validation_file": str(data["dev_file"]),
+        "output_dir": str(out),
+        "max_seq_length": 16,
+        "per_device_train_batch_size": 4,
+        "learning_rate": 1e-3,
+        "max_steps": 5,
+        "logging_steps": 1,
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "do_predict": False,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "log_level": "warning",
+    }
+    path = tmp_path / f"config{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps(config))
+    else:
+        # As people write YAML: PyYAML reads `1e-3` (no dot) as a string and, by YAML 1.1, `no` as False;
+        # both must still mean what `--learning_rate 1e-3 --eval_strategy no --do_predict no` mean.
+        spelled = {"learning_rate": "1e-3", "eval_strategy": "no", "save_strategy": "no", "do_predict": "no"}
+        path.write_text("".join(f"{key}: {spelled.get(key, value)}\n" for key, value in config.items()))
+    results = main([str(path), "--max_steps", "2"])
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 2  # the flag won
+    assert "eval_f1" in results and not (out / "test_predictions.txt").exists()  # the file's values held
+    training_args = torch.load(out / "training_args.bin", weights_only=False)
+    assert training_args.learning_rate == 1e-3 and training_args.max_steps == 2
+    assert training_args.per_device_train_batch_size == 4
+
+
+# ---- errors: one `error:` line and exit status 2 --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cli_errors(data):
+    """Run every failing command at once (each pays the interpreter start-up), keyed by case."""
+    tmp = data["dir"] / "errors"
+    tmp.mkdir()
+    unseen = [list(s) for s in data["dev"]]
+    unseen[2][1] = (unseen[2][1][0], "B-DATE")
+    bad_dev = write_conll(tmp / "bad_dev.txt", unseen)
+    bad_line = bad_dev.read_text().split("\n").index(f"{unseen[2][1][0]} NNP B-NP B-DATE") + 1
+    malformed = write_conll(tmp / "malformed.txt", data["train"][:3], docstart=False)
+    rows = malformed.read_text().split("\n")
+    rows[2] += " extra"  # line 3, inside the first sentence
+    malformed.write_text("\n".join(rows))
+    cases = {
+        "unseen_tag": (
+            [data["train_file"], bad_dev],
+            data["encoder"],
+            [str(bad_dev), f":{bad_line}:", "'B-DATE'"],
+        ),
+        "malformed_row": ([malformed], data["encoder"], [f"{malformed}:3:", "expected 4 columns", "found 5"]),
+        "missing_train_file": ([tmp / "nowhere.txt"], data["encoder"], [str(tmp / "nowhere.txt"), "not found"]),
+        "missing_model_folder": ([data["train_file"]], tmp / "nothing", [str(tmp / "nothing"), "not a folder"]),
+        # offline, transformers' message has several lines: still one `error:` line
+        "unreachable_hub_model": ([data["train_file"]], "no-such-org/no-such-model", ["no-such-org/no-such-model"]),
+    }
+    procs = {
+        name: start_run_ner(*base_args(tmp / name, *files, model=model, max_steps=1))
+        for name, (files, model, _) in cases.items()
+    }
+    outcomes = {name: (proc.communicate(timeout=120), proc.returncode) for name, proc in procs.items()}
+    return {name: (outcomes[name], expected, tmp / name) for name, (_, _, expected) in cases.items()}
+
+
+@pytest.mark.parametrize(
+    "case", ["unseen_tag", "malformed_row", "missing_train_file", "missing_model_folder", "unreachable_hub_model"]
+)
+def test_cli_errors(cli_errors, case):
+    ((stdout, stderr), returncode), expected, out = cli_errors[case]
+    assert returncode == 2, stderr[-3000:]
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and stderr.strip().splitlines()[-1] == errors[0], stderr[-3000:]
+    for fragment in expected:
+        assert fragment in errors[0], errors[0]
+    assert not (out / "model.safetensors").exists()
