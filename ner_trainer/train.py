@@ -81,17 +81,44 @@ class NERTrainingArguments(TrainingArguments):
     )
 
 
-def ordered_eval_trainer_class():
-    """`Trainer` whose evaluation keeps the dataset's row order.
-
-    With `train_sampling_strategy="group_by_length"`, transformers also shuffles evaluation batches by length;
-    predictions then come back in an order that cannot be mapped to words. Our eval sets are already sorted by
-    length, so sequential order costs nothing.
-    """
-    from torch.utils.data import SequentialSampler
+def ner_trainer_class():
+    """The `Trainer` subclass of this task; built in a function so that importing this module stays light."""
+    import torch
+    from torch.utils.data import Sampler, SequentialSampler
     from transformers import Trainer
 
+    from .data import shuffled_length_grouped_indices
+
+    class ShuffledLengthGroupedSampler(Sampler):
+        def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator):
+            self.lengths, self.batch_size, self.generator = lengths, batch_size, generator
+
+        def __len__(self) -> int:
+            return len(self.lengths)
+
+        def __iter__(self):
+            return iter(shuffled_length_grouped_indices(self.lengths, self.batch_size, self.generator))
+
     class NERTrainer(Trainer):
+        """`Trainer` with two changes for length-grouped batches.
+
+        Training batches of similar lengths come in random order (`data.shuffled_length_grouped_indices`), not in
+        transformers' long-to-short sweeps.
+
+        Evaluation keeps the dataset's row order. With `train_sampling_strategy="group_by_length"`, transformers
+        also shuffles evaluation batches by length, and predictions would come back in an order that cannot be
+        mapped to words. Our eval sets are already sorted by length, so sequential order costs nothing.
+        """
+
+        def _get_train_sampler(self, train_dataset=None):
+            train_dataset = train_dataset if train_dataset is not None else self.train_dataset
+            if self.args.train_sampling_strategy != "group_by_length":
+                return super()._get_train_sampler(train_dataset)
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            lengths = [len(ids) for ids in train_dataset["input_ids"]]
+            batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+            return ShuffledLengthGroupedSampler(lengths, batch, torch.Generator().manual_seed(seed))
+
         def _get_eval_sampler(self, eval_dataset):
             if eval_dataset is None or self.args.world_size > 1:  # accelerate shards it in order
                 return None
@@ -256,7 +283,7 @@ def train(args: NERArguments, training_args: NERTrainingArguments, callbacks: li
         training_args.eval_strategy = IntervalStrategy.NO
 
     mixed_precision = training_args.fp16 or training_args.bf16
-    trainer = ordered_eval_trainer_class()(
+    trainer = ner_trainer_class()(
         model=model,
         args=training_args,
         train_dataset=encoded["train"].dataset if "train" in encoded else None,

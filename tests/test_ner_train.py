@@ -501,3 +501,22 @@ def test_cli_errors(cli_errors, case):
     for fragment in expected:
         assert fragment in errors[0], errors[0]
     assert not (out / "model.safetensors").exists()
+
+
+def test_shuffled_length_grouped_indices():
+    from ner_trainer.data import shuffled_length_grouped_indices
+
+    rng = random.Random(0)
+    lengths = [rng.randint(3, 60) for _ in range(1000)]
+    generator = torch.Generator().manual_seed(0)
+    order = shuffled_length_grouped_indices(lengths, 8, generator)
+    assert sorted(order) == list(range(1000))  # every example once
+    batches = [order[i : i + 8] for i in range(0, 1000, 8)]
+    assert max(lengths[i] for i in batches[0]) == max(lengths)  # the longest batch first
+    padded = sum(8 * max(lengths[i] for i in b) for b in batches[:-1])
+    assert padded / sum(sum(lengths[i] for i in b) for b in batches[:-1]) < 1.1  # little padding
+    # no long-to-short sweeps: consecutive batches' lengths are not ordered like transformers' mega-batches
+    maxima = [max(lengths[i] for i in b) for b in batches[1:-1]]
+    descents = sum(a > b for a, b in zip(maxima, maxima[1:]))
+    assert 0.3 < descents / (len(maxima) - 1) < 0.7
+    assert shuffled_length_grouped_indices(lengths, 8, torch.Generator().manual_seed(0)) == order  # seeded
