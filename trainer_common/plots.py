@@ -36,7 +36,8 @@ def plot_curves(log_history: list[dict], panels: list[tuple[str, list[str]]], pa
         ax.set_title(title)
         ax.set_xlabel("iteration (optimizer step)")
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:
+            ax.legend()
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
