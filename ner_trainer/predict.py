@@ -224,20 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(message: str) -> int:
-    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
-    return 2
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point; returns the exit code (0 ok, 2 bad input or unloadable model)."""
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point. Bad input or an unloadable model raises `ValueError`; `run_ner.py` turns it into
+    one `error:` line and exit status 2."""
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
-        return _error(f"--batch_size must be at least 1, got {args.batch_size}")
-    try:
-        texts = read_texts(args.texts, args.input_file)
-    except ValueError as err:
-        return _error(str(err))
+        raise ValueError(f"--batch_size must be at least 1, got {args.batch_size}")
+    texts = read_texts(args.texts, args.input_file)
 
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -248,22 +241,18 @@ def main(argv: list[str] | None = None) -> int:
         pass
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        return _error("--device cuda was asked for, but no CUDA device is available")
+        raise ValueError("--device cuda was asked for, but no CUDA device is available")
     try:
         tokenizer = AutoTokenizer.from_pretrained(args.model)
         model = AutoModelForTokenClassification.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
     except Exception as err:  # noqa: BLE001 (any load failure: missing folder, bad config, corrupt weights)
-        return _error(f"could not load model from {args.model}: {type(err).__name__}: {err}")
+        raise ValueError(f"could not load model from {args.model}: {type(err).__name__}: {err}") from err
     model.to(device).eval()
-    try:
-        results = predict_texts(
-            model, tokenizer, texts, batch_size=args.batch_size, max_seq_length=args.max_seq_length
-        )
-        write_jsonl(results, args.output_file)
-    except (ValueError, OSError) as err:
-        return _error(str(err))
-    return 0
+    results = predict_texts(model, tokenizer, texts, batch_size=args.batch_size, max_seq_length=args.max_seq_length)
+    write_jsonl(results, args.output_file)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from trainer_common.cli import run_cli
+
+    sys.exit(run_cli({"predict": "ner_trainer.predict:main"}, default="predict"))

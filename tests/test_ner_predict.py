@@ -7,7 +7,15 @@ import sys
 import pytest
 from conftest import make_encoder_dir
 
-from ner_trainer.predict import main, predict_texts, read_texts, split_words, tags_to_entities, write_jsonl
+from ner_trainer.predict import predict_texts, read_texts, split_words, tags_to_entities, write_jsonl
+from run_ner import COMMANDS
+from trainer_common.cli import run_cli
+
+
+def main(argv):
+    """`python run_ner.py predict ...`, in process: returns the exit status."""
+    return run_cli(COMMANDS, default="train", argv=["predict", *argv])
+
 
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 
