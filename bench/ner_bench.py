@@ -1,7 +1,7 @@
 """NER benchmark on real CoNLL-2003 with the real pretrained MiniLM-L6 encoder, three recipes side by side.
 
 Same sentences, seed and hyperparameters (AdamW lr 5e-5, batch 32, 1 epoch, 10% warm-up) for:
-  (a) ours: `BertTagger` through `run_ner.py`'s `train()` (length-grouped batches, windowing, word-level metrics);
+  (a) ours: `BertTagger` through `run_ner.py`'s `train()` (padding-free batches, windowing, word-level metrics);
   (b) the reference recipe: `AutoModelForTokenClassification` + `Trainer` + `DataCollatorForTokenClassification`,
       tokenized as in the transformers token-classification example;
   (c) the assignment's recipe: a masked-LM model with `output_hidden_states=True` feeding a linear layer.

@@ -20,6 +20,7 @@ from transformers import (
     PreTrainedModel,
 )
 from transformers import initialization as init
+from transformers.masking_utils import create_bidirectional_mask, packed_sequence_mask_function
 from transformers.modeling_outputs import TokenClassifierOutput
 from transformers.utils.generic import can_return_tuple
 
@@ -91,6 +92,9 @@ class BertTagger(BertTaggerPreTrainedModel):
         **kwargs,
     ) -> TokenClassifierOutput:
         r"""
+        position_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Without an `attention_mask`, a row whose positions restart at 0 holds several sentences packed end to
+            end (`data.PaddingFreeCollator`), and each token attends only within its own sentence.
         labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Tag index of each token; -100 leaves a token out of the loss (special tokens, padding, later word
             pieces). The loss is the mean cross-entropy over the other tokens.
@@ -104,6 +108,8 @@ class BertTagger(BertTaggerPreTrainedModel):
             kwargs["token_type_ids"] = token_type_ids
         if position_ids is not None:
             kwargs["position_ids"] = position_ids
+            if attention_mask is None:
+                attention_mask = self._packed_attention_mask(position_ids)
         outputs = self.encoder(
             input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, return_dict=True, **kwargs
         )
@@ -124,6 +130,20 @@ class BertTagger(BertTaggerPreTrainedModel):
             logits=logits,
             hidden_states=getattr(outputs, "hidden_states", None),
             attentions=getattr(outputs, "attentions", None),
+        )
+
+    def _packed_attention_mask(self, position_ids: torch.Tensor):
+        """The encoder's 4D attention mask for packed rows: a position of 0 starts a sentence, which only sees itself."""
+        implementation = self.encoder.config._attn_implementation
+        if "flash" in implementation:  # flash kernels take sequence lengths, not a block-diagonal mask
+            raise ValueError(f"packed rows need sdpa, eager or flex attention, not {implementation}")
+        sentence = (position_ids == 0).cumsum(-1)
+        shape_only = torch.empty(*position_ids.shape, 0, dtype=self.dtype, device=position_ids.device)
+        return create_bidirectional_mask(
+            config=self.encoder.config,
+            inputs_embeds=shape_only,
+            attention_mask=None,
+            and_mask_function=packed_sequence_mask_function(sentence),
         )
 
     @classmethod

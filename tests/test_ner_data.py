@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 
 from ner_trainer.data import (
+    PaddingFreeCollator,
     Sentence,
     build_label_list,
     check_labels,
     encode_sentences,
     hub_label_list,
     iob1_to_iob2,
+    pack_rows,
     read_conll,
     read_file,
     read_json,
@@ -349,3 +351,48 @@ def test_to_dataset(tiny_tokenizer):
     assert len(dataset) == 2
     assert dataset[1]["labels"] == [-100, 3, 0, -100]
     assert dataset[1]["word_index"] == [-1, 0, 1, -1]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Padding-free batches
+
+
+def test_pack_rows_first_fit_decreasing():
+    assert pack_rows([]) == []
+    assert pack_rows([5]) == [[0]]
+    # rows as long as the longest (10): 10 | 6+4 | 5+3+2
+    assert pack_rows([3, 10, 6, 4, 5, 2]) == [[1], [2, 3], [4, 0, 5]]
+    rng = random.Random(0)
+    lengths = [rng.randint(3, 60) for _ in range(32)]
+    rows = pack_rows(lengths)
+    assert sorted(i for row in rows for i in row) == list(range(32))  # every sequence exactly once
+    assert all(sum(lengths[i] for i in row) <= max(lengths) for row in rows)
+    assert len(rows) * max(lengths) < 1.2 * sum(lengths)  # near-zero padding, where padded rows need ~2x
+
+
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_padding_free_collator(tiny_tokenizer, padding_side):
+    from transformers import DataCollatorForTokenClassification
+
+    tiny_tokenizer.padding_side = padding_side
+    sentences = [Sentence(words.split(), None, "x", 1) for words in ("Paris", "John Smith lives in London", "EU .")]
+    features, _ = encode_sentences(sentences, tiny_tokenizer)
+    lengths = features["length"]  # 3, 7, 4 with [CLS] and [SEP]
+    rows = [{key: features[key][i] for key in ("input_ids", "attention_mask", "token_type_ids")} for i in range(3)]
+    for row, length in zip(rows, lengths):
+        row["labels"] = list(range(100, 100 + length))  # to see where each token's label lands
+
+    batch = PaddingFreeCollator(DataCollatorForTokenClassification(tiny_tokenizer, pad_to_multiple_of=8))(rows)
+    assert "attention_mask" not in batch
+    assert batch["input_ids"].shape == (2, 8)  # 7 | 4+3, padded to a multiple of 8
+    assert batch["position_ids"].shape == batch["labels"].shape == batch["token_type_ids"].shape == (2, 8)
+    first, second = batch["position_ids"].tolist(), batch["input_ids"].tolist()
+    if padding_side == "right":
+        assert first == [[0, 1, 2, 3, 4, 5, 6, 0], [0, 1, 2, 3, 0, 1, 2, 0]]
+        assert second[1][:7] == rows[2]["input_ids"] + rows[0]["input_ids"]
+        assert batch["labels"][1].tolist() == [100, 101, 102, 103, 100, 101, 102, -100]
+    else:
+        assert first == [[0, 0, 1, 2, 3, 4, 5, 6], [0, 0, 1, 2, 3, 0, 1, 2]]
+        assert second[0][1:] == rows[1]["input_ids"]
+        assert batch["labels"][0].tolist() == [-100] + list(range(100, 107))
+    assert (batch["input_ids"] == tiny_tokenizer.pad_token_id).sum() == 2

@@ -177,6 +177,54 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         torch.testing.assert_close(p.grad, grad)
 
 
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_packed_rows_give_the_padded_batch_logits_loss_and_gradients(tiny_tokenizer, attn_implementation):
+    from transformers import DataCollatorForTokenClassification
+
+    from ner_trainer.data import PaddingFreeCollator
+
+    config = tiny_config(classifier_dropout=0.0)
+    config.encoder.hidden_dropout_prob = config.encoder.attention_probs_dropout_prob = 0.0
+    config.encoder._attn_implementation = attn_implementation
+    config.encoder.initializer_range = 0.5  # peaked attention: what a token attends to shows in its logits
+    model = BertTagger(config).train()
+    generator = torch.Generator().manual_seed(0)
+    features = []
+    for length in (9, 3, 5, 4, 7, 2):
+        ids = torch.randint(5, 30, (length,), generator=generator).tolist()
+        labels = torch.randint(0, 9, (length,), generator=generator).tolist()
+        features.append({"input_ids": ids, "attention_mask": [1] * length, "token_type_ids": [0] * length,
+                         "labels": labels})  # fmt: skip
+    collator = DataCollatorForTokenClassification(tiny_tokenizer)
+    padded, packed = collator(features), PaddingFreeCollator(collator)(features)
+    assert packed["input_ids"].shape == (4, 9)  # 9 | 7+2 | 5+4 | 3: four rows instead of six
+
+    out = model(**padded)
+    out.loss.backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    packed_out = model(**packed)
+    packed_out.loss.backward()
+    torch.testing.assert_close(packed_out.loss, out.loss)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name], msg=name)
+    # every real token's logits, row by row
+    real = padded["labels"] != -100
+    torch.testing.assert_close(
+        packed_out.logits[packed["labels"] != -100].sum(0), out.logits[real].sum(0), rtol=1e-4, atol=1e-4
+    )
+    # without the block mask, sentences in a row would see each other
+    leaky = model(**{**packed, "attention_mask": torch.ones_like(packed["input_ids"])})
+    assert (leaky.logits - packed_out.logits).abs().max() > 0.1
+
+
+def test_packed_rows_refuse_flash_attention():
+    model = BertTagger(tiny_config())
+    model.encoder.config._attn_implementation = "flash_attention_2"
+    with pytest.raises(ValueError, match="packed rows need sdpa, eager or flex attention"):
+        model._packed_attention_mask(torch.tensor([[0, 1, 0, 1]]))
+
+
 # ---- from_encoder ---------------------------------------------------------------------------------------------
 
 

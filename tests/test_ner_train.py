@@ -503,6 +503,43 @@ def test_cli_errors(cli_errors, case):
     assert not (out / "model.safetensors").exists()
 
 
+@pytest.mark.parametrize("padding_free", [True, False])
+def test_training_batches_are_packed_and_evaluation_batches_are_not(data, tmp_path, padding_free):
+    from transformers import TrainerCallback
+
+    from ner_trainer.train import NERArguments, NERTrainingArguments, train
+
+    seen = {}
+
+    class Inspect(TrainerCallback):
+        def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
+            seen["train"] = next(iter(train_dataloader))
+
+        def on_evaluate(self, args, state, control, eval_dataloader=None, **kwargs):
+            seen["eval"] = next(iter(eval_dataloader))
+
+    args = NERArguments(
+        model_name_or_path=str(data["encoder"]), train_file=str(data["train_file"]),
+        validation_file=str(data["dev_file"]), max_seq_length=16,
+    )  # fmt: skip
+    training_args = NERTrainingArguments(
+        output_dir=str(tmp_path / "out"), do_predict=False, per_device_train_batch_size=8,
+        per_device_eval_batch_size=4, max_steps=1, eval_strategy="no", save_strategy="no", report_to="none",
+        disable_tqdm=True, padding_free=padding_free,
+    )  # fmt: skip
+    results = train(args, training_args, callbacks=[Inspect()])
+    batch = seen["train"]
+    assert int((batch["input_ids"] == 2).sum()) == 8  # 8 sentences, each with its [CLS]
+    if padding_free:
+        assert "attention_mask" not in batch
+        starts = batch["position_ids"] == 0
+        assert torch.equal(starts & (batch["input_ids"] != 0), batch["input_ids"] == 2)  # sentences start at 0
+    else:
+        assert "position_ids" not in batch and batch["input_ids"].shape[0] == 8
+    assert seen["eval"]["input_ids"].shape[0] == 4 and "attention_mask" in seen["eval"]
+    assert 0 <= results["eval_f1"] <= 1
+
+
 def test_shuffled_length_grouped_indices():
     from ner_trainer.data import shuffled_length_grouped_indices
 
