@@ -133,7 +133,7 @@ class BertTagger(BertTaggerPreTrainedModel):
         )
 
     def _packed_attention_mask(self, position_ids: torch.Tensor):
-        """The encoder's 4D attention mask for packed rows: a position of 0 starts a sentence, which only sees itself."""
+        """The encoder's 4D attention mask for packed rows: a position of 0 starts a sentence, seen only by itself."""
         implementation = self.encoder.config._attn_implementation
         if "flash" in implementation:  # flash kernels take sequence lengths, not a block-diagonal mask
             raise ValueError(f"packed rows need sdpa, eager or flex attention, not {implementation}")
