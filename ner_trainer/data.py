@@ -601,9 +601,9 @@ def shuffled_length_grouped_indices(lengths: list[int], batch_size: int, generat
 
     transformers' `get_length_grouped_indices` sorts random mega-batches of 50 batches by length, but yields each
     mega-batch from its longest batch to its shortest, so training sweeps 50 steps of long sentences down to 50
-    steps of one-word headlines, over and over. The same
-    batches in random order pad just as little. The batch with the longest example stays first, so that running
-    out of memory happens at once; a last, partial batch stays last, so that batch boundaries do not move.
+    steps of one-word headlines, over and over. The same batches in random order pad just as little. The batch with
+    the longest example stays first, so that running out of memory happens at once; a last, partial batch stays
+    last, so that batch boundaries do not move.
     """
     import torch
     from transformers.trainer_pt_utils import get_length_grouped_indices
