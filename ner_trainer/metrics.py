@@ -7,12 +7,13 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-import torch
 from seqeval.metrics import accuracy_score, classification_report
 from seqeval.scheme import IOB2
 from transformers import EvalPrediction
 
-from .data import words_from_predictions
+from trainer_common.errors import InputError
+
+from .data import WordAlignment
 
 
 def _check_tags(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> None:
@@ -22,7 +23,7 @@ def _check_tags(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence
         if len(true) != len(pred):
             raise ValueError(f"sentence {i} has {len(true)} gold tags but {len(pred)} predicted ones")
     if not any(true_tags):
-        raise ValueError("no tags to score: every sentence is empty")
+        raise InputError("no tags to score: every sentence is empty")
 
 
 def _report(true_tags, pred_tags, strict: bool, **kwargs):
@@ -77,38 +78,40 @@ def classification_report_text(
     return _report(true_tags, pred_tags, strict, digits=4)
 
 
-def argmax_logits(logits: torch.Tensor | tuple[torch.Tensor, ...], labels: torch.Tensor | None = None) -> torch.Tensor:
+def predicted_tag_ids(logits, labels=None):
     """For `Trainer(preprocess_logits_for_metrics=...)`: keep the predicted tag ids, not all the logits, on each
-    eval step (`num_labels` times less memory)."""
+    eval step (`num_labels` times less memory).
+
+    Outside training, `BertTagger.forward` returns logits whose best-scoring tag is `BertTagger.decode`'s: the
+    classifier's argmax for the linear head, the Viterbi path for the CRF. So the best-scoring tag here is the
+    model's own decoding, as it is in `pipeline("token-classification")`.
+    """
     if isinstance(logits, tuple):  # (logits, hidden_states, ...) when the model returns more
         logits = logits[0]
-    return logits.argmax(dim=-1)
+    return logits.argmax(-1)
 
 
 def build_compute_metrics(
     id2label: Mapping[int, str],
     gold_tags: Sequence[Sequence[str]],
-    word_index: Sequence[Sequence[int]],
-    sentence_id: Sequence[int],
-    word_start: Sequence[int],
+    alignment: WordAlignment,
     strict: bool = False,
 ) -> Callable[[EvalPrediction], dict[str, float]]:
     """A Trainer `compute_metrics` that scores the eval set's sentences word by word against their gold tags.
 
-    Token predictions are mapped back to words (`data.words_from_predictions`, first sub-tokens only), so the
-    scores are those of the original sentences: not inflated by `label_all_tokens`, not skewed by sentences split
-    into several windows. Every word must get exactly one prediction. Labels in `eval_pred` are not read.
+    Token predictions are mapped back to words (`WordAlignment.tag_ids`, first sub-tokens only), so the scores are
+    those of the original sentences: not inflated by `label_all_tokens`, not skewed by sentences split into several
+    windows. Every word must get exactly one prediction. Labels in `eval_pred` are not read.
 
     Args:
         id2label: tag of each class index (`model.config.id2label`).
         gold_tags: the eval set's word-level tags, one list per sentence.
-        word_index, sentence_id, word_start: per eval feature row, as `data.encode_sentences` makes them.
+        alignment: the eval feature rows' `WordAlignment`, in the eval dataset's row order.
         strict: see `compute_ner_metrics`.
 
-    Use with `preprocess_logits_for_metrics=argmax_logits`, or let the Trainer pass the full logits.
+    Use with `preprocess_logits_for_metrics=predicted_tag_ids`, or let the Trainer pass the full logits.
     """
     id2label = {int(i): tag for i, tag in id2label.items()}  # JSON configs give str keys
-    num_words = [len(tags) for tags in gold_tags]
 
     def compute_metrics(eval_pred: EvalPrediction) -> dict[str, float]:
         predictions = eval_pred.predictions
@@ -117,7 +120,7 @@ def build_compute_metrics(
         predictions = np.asarray(predictions)
         if predictions.ndim == 3:  # logits, padded with -100 across batches
             predictions = predictions.argmax(-1)
-        words = words_from_predictions(predictions, word_index, sentence_id, word_start, num_words)
+        words = alignment.tag_ids(predictions)
         unknown = sorted({i for ids in words for i in ids if i not in id2label})
         if unknown:
             raise ValueError(f"predicted ids {unknown} are not in id2label {dict(id2label)}")
@@ -127,4 +130,4 @@ def build_compute_metrics(
     return compute_metrics
 
 
-__all__ = ["compute_ner_metrics", "classification_report_text", "argmax_logits", "build_compute_metrics"]
+__all__ = ["compute_ner_metrics", "classification_report_text", "predicted_tag_ids", "build_compute_metrics"]

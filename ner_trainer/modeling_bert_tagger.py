@@ -89,6 +89,7 @@ class BertTagger(BertTaggerPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        word_mask: torch.Tensor | None = None,
         **kwargs,
     ) -> TokenClassifierOutput:
         r"""
@@ -98,6 +99,9 @@ class BertTagger(BertTaggerPreTrainedModel):
         labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Tag index of each token; -100 leaves a token out of the loss (special tokens, padding, later word
             pieces). The loss is the mean cross-entropy over the other tokens.
+        word_mask (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            1 on the first sub-token of each word (`data.encode_sentences` makes it). The linear head does not need
+            it; a structured head decodes over these tokens.
         kwargs:
             Passed to the encoder (`output_hidden_states=True`, `output_attentions=True`, ...), except
             `num_items_in_batch`: the Trainer's count of labelled tokens in the whole batch (all gradient
@@ -131,6 +135,17 @@ class BertTagger(BertTaggerPreTrainedModel):
             hidden_states=getattr(outputs, "hidden_states", None),
             attentions=getattr(outputs, "attentions", None),
         )
+
+    def decode(self, logits: torch.Tensor, word_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The predicted tag id of every token: the argmax of the classifier's scores."""
+        return logits.argmax(-1)
+
+    def parameter_groups(self) -> dict[str, set[str]]:
+        """Parameter names by part, for per-part learning rates: `encoder` and `classifier`."""
+        groups = {"encoder": set(), "classifier": set()}
+        for name, _ in self.named_parameters():
+            groups["encoder" if name.startswith("encoder.") else "classifier"].add(name)
+        return groups
 
     def _packed_attention_mask(self, position_ids: torch.Tensor):
         """The encoder's 4D attention mask for packed rows: a position of 0 starts a sentence, seen only by itself."""

@@ -7,12 +7,15 @@ offsets and scores.
 """
 
 import argparse
+import inspect
 import json
 import re
 import sys
 from pathlib import Path
 
-from .data import Sentence, encode_sentences, scatter_to_words
+from trainer_common.errors import InputError
+
+from .data import Sentence, WordAlignment, encode_sentences, max_window_length
 
 # CJK ideographs (the ranges BERT's tokenizer treats as one-character words): each is a word of its own.
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ceaf\U0002f800-\U0002fa1f"
@@ -56,20 +59,6 @@ def tags_to_entities(
     return entities
 
 
-def default_max_seq_length(model, tokenizer) -> int:
-    """The longest window the model takes: min of the tokenizer's `model_max_length` and the encoder's
-    `max_position_embeddings` (512 when neither is known)."""
-    limits = []
-    if getattr(tokenizer, "model_max_length", None) and tokenizer.model_max_length < 1_000_000:
-        limits.append(int(tokenizer.model_max_length))
-    config = model.config
-    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for cfg in (config, text_config):
-        if getattr(cfg, "max_position_embeddings", None):
-            limits.append(int(cfg.max_position_embeddings))
-    return min(limits) if limits else 512
-
-
 def _pad(rows: list[list[int]], value: int):
     """Right-pad to the longest row (right, so that token positions match `word_index`)."""
     import torch
@@ -78,19 +67,16 @@ def _pad(rows: list[list[int]], value: int):
     return torch.tensor([row + [value] * (width - len(row)) for row in rows], dtype=torch.long)
 
 
-def _tag_ids(model, outputs, word_mask):
-    """Tag id and its probability for each token: argmax of the logits, or the model's own `decode_tags`.
+def _tag_ids(outputs):
+    """Tag id and its probability for each token, from logits that carry the model's decoding.
 
-    A model with structured decoding (e.g. a CRF head) can expose `decode_tags(logits, word_mask) -> [batch, seq]`
-    ids, where `word_mask` marks the first sub-token of each word; the score stays the softmax probability.
+    `BertTagger`'s logits outside training are built so that the best-scoring tag is its `decode`'s (the Viterbi
+    path for a CRF head); for any other token-classification model that is the argmax of its scores. The score is
+    the softmax probability of that tag.
     """
-    logits = outputs.logits.float()
-    probs = logits.softmax(-1)
-    if hasattr(model, "decode_tags"):
-        ids = model.decode_tags(logits, word_mask)
-    else:
-        ids = probs.argmax(-1)
-    return ids, probs.gather(-1, ids.unsqueeze(-1)).squeeze(-1)
+    probs = outputs.logits.float().softmax(-1)
+    scores, ids = probs.max(-1)
+    return ids, scores
 
 
 def predict_texts(
@@ -99,20 +85,20 @@ def predict_texts(
     """Tag each text; returns `{"text", "words", "tags", "entities"}` per text, in input order.
 
     `model` is any token-classification model with `config.id2label` that returns `logits`. Every word gets a
-    tag: texts longer than `max_seq_length` tokens (default: `default_max_seq_length`) are split into windows.
+    tag: texts longer than `max_seq_length` tokens (default: `max_window_length`) are split into windows.
     Empty or whitespace-only texts get empty lists without running the model.
     """
     import torch
 
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    limit = default_max_seq_length(model, tokenizer)
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    limit = max_window_length(model, tokenizer)
     if max_seq_length is None:
         max_seq_length = limit
     elif max_seq_length > limit:
-        raise ValueError(f"max_seq_length={max_seq_length} is longer than the model takes ({limit})")
+        raise InputError(f"max_seq_length={max_seq_length} is longer than the model takes ({limit})")
     if tokenizer.pad_token_id is None:
-        raise ValueError("the tokenizer has no pad token, so windows cannot be batched")
+        raise InputError("the tokenizer has no pad token, so windows cannot be batched")
     id2label = {int(i): tag for i, tag in model.config.id2label.items()}
 
     words = [split_words(text) for text in texts]
@@ -124,20 +110,21 @@ def predict_texts(
     # Longest windows first: batches of similar lengths waste little on padding, and memory peaks early.
     order = sorted(range(len(features["input_ids"])), key=lambda r: -features["length"][r])
     device = next(model.parameters()).device
+    takes_word_mask = "word_mask" in inspect.signature(model.forward).parameters
     token_ids = [None] * len(order)
     token_scores = [None] * len(order)
     with torch.inference_mode():
         for begin in range(0, len(order), batch_size):
             rows = order[begin : begin + batch_size]
             batch = {key: _pad([features[key][r] for r in rows], pad_values[key]).to(device) for key in inputs}
-            word_mask = _pad([features["word_index"][r] for r in rows], -1).to(device) >= 0
-            ids, scores = _tag_ids(model, model(**batch), word_mask)
+            if takes_word_mask:
+                batch["word_mask"] = _pad([features["word_mask"][r] for r in rows], 0).to(device)
+            ids, scores = _tag_ids(model(**batch))
             for r, row_ids, row_scores in zip(rows, ids.tolist(), scores.tolist()):
                 token_ids[r], token_scores[r] = row_ids, row_scores
 
-    num_words = [len(s.tokens) for s in sentences]
-    word_ids = scatter_to_words(token_ids, features["word_index"], features["sentence_id"], num_words)
-    word_scores = scatter_to_words(token_scores, features["word_index"], features["sentence_id"], num_words)
+    alignment = WordAlignment.from_features(features, sentences)
+    word_ids, word_scores = alignment.to_words(token_ids), alignment.to_words(token_scores)
     results = []
     for text, ws, ids, scores in zip(texts, words, word_ids, word_scores):
         tags = [id2label[int(i)] for i in ids]
@@ -157,7 +144,7 @@ def _decode_utf8(raw: bytes, name: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        raise ValueError(f"{name}:{line}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
+        raise InputError(f"{name}:{line}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
 
 
 def _lines(text: str) -> list[str]:
@@ -170,13 +157,13 @@ def _lines(text: str) -> list[str]:
 def read_texts(texts_args: list[str] | None, input_file: str | None, stdin=None) -> list[str]:
     """Texts from the command line, else one per line from `input_file` ("-" for stdin), else from stdin."""
     if texts_args and input_file:
-        raise ValueError("give texts as arguments or --input_file, not both")
+        raise InputError("give texts as arguments or --input_file, not both")
     if texts_args:
         return list(texts_args)
     if input_file and input_file != "-":
         path = Path(input_file)
         if not path.is_file():
-            raise ValueError(f"input file not found: {input_file}")
+            raise InputError(f"input file not found: {input_file}")
         return _lines(_decode_utf8(path.read_bytes(), input_file))
     stdin = sys.stdin if stdin is None else stdin
     if getattr(stdin, "isatty", lambda: False)():
@@ -187,7 +174,7 @@ def read_texts(texts_args: list[str] | None, input_file: str | None, stdin=None)
     try:
         return _lines(stdin.read())
     except UnicodeDecodeError as err:
-        raise ValueError(f"<stdin>: not valid UTF-8 ({err.reason})") from err
+        raise InputError(f"<stdin>: not valid UTF-8 ({err.reason})") from err
 
 
 def write_jsonl(results: list[dict], path_or_stdout=None) -> None:
@@ -229,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     one `error:` line and exit status 2."""
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
-        raise ValueError(f"--batch_size must be at least 1, got {args.batch_size}")
+        raise InputError(f"--batch_size must be at least 1, got {args.batch_size}")
     texts = read_texts(args.texts, args.input_file)
 
     import torch
@@ -241,12 +228,12 @@ def main(argv: list[str] | None = None) -> None:
         pass
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but no CUDA device is available")
+        raise InputError("--device cuda was asked for, but no CUDA device is available")
     try:
         tokenizer = AutoTokenizer.from_pretrained(args.model)
         model = AutoModelForTokenClassification.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
     except Exception as err:  # noqa: BLE001 (any load failure: missing folder, bad config, corrupt weights)
-        raise ValueError(f"could not load model from {args.model}: {type(err).__name__}: {err}") from err
+        raise InputError(f"could not load model from {args.model}: {type(err).__name__}: {err}") from err
     model.to(device).eval()
     results = predict_texts(model, tokenizer, texts, batch_size=args.batch_size, max_seq_length=args.max_seq_length)
     write_jsonl(results, args.output_file)

@@ -4,7 +4,9 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from transformers import TrainingArguments
+from trainer_common.errors import InputError
+from trainer_common.recipe import Recipe
+from trainer_common.training_args import TaskTrainingArguments
 
 from .modeling_bert_tagger import DEFAULT_ENCODER
 
@@ -56,22 +58,21 @@ class NERArguments:
 
 
 @dataclass
-class NERTrainingArguments(TrainingArguments):
+class NERTrainingArguments(TaskTrainingArguments):
     """`TrainingArguments` with token-classification defaults; padding-free training batches."""
 
     output_dir: str | None = field(default="runs/ner", metadata={"help": "Where the model and outputs go."})
-    do_train: bool = field(default=True, metadata={"help": "Train (--no_do_train to only evaluate/predict)."})
-    do_eval: bool = field(default=True, metadata={"help": "Evaluate on the validation split."})
     do_predict: bool = field(default=True, metadata={"help": "Predict (and score, if tagged) the test split."})
     learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate."})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Training batch size per device."})
     per_device_eval_batch_size: int = field(default=64, metadata={"help": "Evaluation batch size per device."})
     num_train_epochs: float = field(default=3.0, metadata={"help": "Number of training epochs."})
     warmup_steps: float = field(default=0.1, metadata={"help": "Warm-up steps; below 1, a fraction of all steps."})
-    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate on the validation split."})
-    save_strategy: str = field(default="epoch", metadata={"help": "When to save a checkpoint."})
-    save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints to keep."})
     logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
+    classifier_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "Learning rate of the classification head (default: --learning_rate, like the encoder)."},
+    )
     padding_free: bool = field(
         default=True,
         metadata={
@@ -79,68 +80,6 @@ class NERTrainingArguments(TrainingArguments):
             "batches and loss as padded ones on about 2.6x fewer tokens (CoNLL). --no_padding_free pads instead."
         },
     )
-
-
-def ner_trainer_class():
-    """The `Trainer` subclass of this task; built in a function so that importing this module stays light."""
-    import torch
-    from torch.utils.data import Sampler, SequentialSampler
-    from transformers import Trainer
-
-    from .data import shuffled_length_grouped_indices
-
-    class ShuffledLengthGroupedSampler(Sampler):
-        def __init__(self, lengths: list[int], batch_size: int, generator: torch.Generator):
-            self.lengths, self.batch_size, self.generator = lengths, batch_size, generator
-
-        def __len__(self) -> int:
-            return len(self.lengths)
-
-        def __iter__(self):
-            return iter(shuffled_length_grouped_indices(self.lengths, self.batch_size, self.generator))
-
-    class NERTrainer(Trainer):
-        """`Trainer` with its own training collator, and two changes for length-grouped batches.
-
-        `train_data_collator`, when given, collates the training batches only (evaluation and prediction need one
-        row per window, to map predictions back to words).
-
-        Training batches of similar lengths come in random order (`data.shuffled_length_grouped_indices`), not in
-        transformers' long-to-short sweeps.
-
-        Evaluation keeps the dataset's row order. With `train_sampling_strategy="group_by_length"`, transformers
-        also shuffles evaluation batches by length, and predictions would come back in an order that cannot be
-        mapped to words. Our eval sets are already sorted by length, so sequential order costs nothing.
-        """
-
-        def __init__(self, *args, train_data_collator=None, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.train_data_collator = train_data_collator
-
-        def get_train_dataloader(self):
-            if self.train_data_collator is None:
-                return super().get_train_dataloader()
-            data_collator, self.data_collator = self.data_collator, self.train_data_collator
-            try:
-                return super().get_train_dataloader()
-            finally:
-                self.data_collator = data_collator
-
-        def _get_train_sampler(self, train_dataset=None):
-            train_dataset = train_dataset if train_dataset is not None else self.train_dataset
-            if self.args.train_sampling_strategy != "group_by_length":
-                return super()._get_train_sampler(train_dataset)
-            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-            lengths = [len(ids) for ids in train_dataset["input_ids"]]
-            batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
-            return ShuffledLengthGroupedSampler(lengths, batch, torch.Generator().manual_seed(seed))
-
-        def _get_eval_sampler(self, eval_dataset):
-            if eval_dataset is None or self.args.world_size > 1:  # accelerate shards it in order
-                return None
-            return SequentialSampler(eval_dataset)
-
-    return NERTrainer
 
 
 def load_sentences(args: NERArguments) -> tuple[dict, list[str] | None]:
@@ -171,9 +110,9 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
         config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
     except (OSError, ValueError) as err:
         if os.path.isdir(args.model_name_or_path):
-            raise
+            raise InputError(f"--model_name_or_path {args.model_name_or_path}: {err}") from err
         # transformers' message for a missing folder is about Hub repo ids or the network, not the path
-        raise OSError(
+        raise InputError(
             f"--model_name_or_path {args.model_name_or_path}: not a folder, and not loadable from the Hub ({err})"
         ) from err
     if config.model_type == "bert_tagger":
@@ -181,14 +120,17 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
         saved = [model.config.id2label[i] for i in range(model.config.num_labels)]
         if label_list is not None and set(label_list) - set(saved):
             unknown = sorted(set(label_list) - set(saved))
-            raise ValueError(f"{args.model_name_or_path} was trained without the label(s) {unknown}")
+            raise InputError(f"{args.model_name_or_path} was trained without the label(s) {unknown}")
         encoder_type = model.config.encoder.model_type
     else:
         if label_list is None:
-            raise ValueError(f"{args.model_name_or_path} is an encoder, not a tagger: give a --train_file to train it")
-        model = BertTagger.from_encoder(
-            args.model_name_or_path, label_list, classifier_dropout=args.classifier_dropout, head=args.head
-        )
+            raise InputError(f"{args.model_name_or_path} is an encoder, not a tagger: give a --train_file to train it")
+        try:
+            model = BertTagger.from_encoder(
+                args.model_name_or_path, label_list, classifier_dropout=args.classifier_dropout, head=args.head
+            )
+        except ValueError as err:  # an incomplete encoder checkpoint, or a tagger where an encoder was expected
+            raise InputError(str(err)) from err
         encoder_type = config.model_type
     # Byte-level BPE tokenizers need a prefix space to tokenize pre-split words as in running text.
     extra = {"add_prefix_space": True} if encoder_type in {"roberta", "gpt2", "bloom", "longformer"} else {}
@@ -197,20 +139,20 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
 
 
 class EncodedSplit:
-    """One split's sentences, encoded as windows and held as a `datasets.Dataset`, with the bookkeeping to map
-    token predictions back onto words."""
+    """One split's sentences, encoded as windows and held as a `datasets.Dataset`, with the `WordAlignment` that
+    maps token predictions back onto words."""
 
     def __init__(self, name, sentences, tokenizer, label2id, args: NERArguments, sort_by_length: bool):
-        from .data import encode_sentences, to_dataset
+        from .data import WordAlignment, encode_sentences, to_dataset
 
         self.name, self.sentences = name, sentences
         label_all = args.label_all_tokens and name == "train"  # metrics always read first sub-tokens only
         features, stats = encode_sentences(sentences, tokenizer, label2id, args.max_seq_length, label_all)
+        self.alignment = WordAlignment.from_features(features, sentences)
         if sort_by_length:  # evaluation pads per batch: similar lengths together waste nothing
             order = sorted(range(len(features["length"])), key=features["length"].__getitem__)
             features = {key: [column[i] for i in order] for key, column in features.items()}
-        self.word_index, self.sentence_id = features["word_index"], features["sentence_id"]
-        self.word_start = features["word_start"]
+            self.alignment = self.alignment.select(order)
         self.has_tags = "labels" in features
         self.dataset = to_dataset(features)
         logger.info(
@@ -227,132 +169,146 @@ class EncodedSplit:
 
     def word_predictions(self, trainer, id2label) -> list[list[str]]:
         """Predicted tags, one per word of every sentence, from `trainer.predict`."""
-        from .data import words_from_predictions
-
         compute_metrics, trainer.compute_metrics = trainer.compute_metrics, None
         try:
             predictions = trainer.predict(self.dataset, metric_key_prefix=self.name).predictions
         finally:
             trainer.compute_metrics = compute_metrics
-        num_words = [len(sentence.tokens) for sentence in self.sentences]
-        ids = words_from_predictions(predictions, self.word_index, self.sentence_id, self.word_start, num_words)
-        return [[id2label[i] for i in sentence] for sentence in ids]
+        return [[id2label[i] for i in sentence] for sentence in self.alignment.tag_ids(predictions)]
 
 
-def write_conll_predictions(path, split: EncodedSplit, predicted: list[list[str]]) -> None:
-    """`token gold predicted` per line (`token predicted` for untagged input), a blank line after each sentence."""
-    from trainer_common.io import write_text
+class NERRecipe(Recipe):
+    """`run_ner.py`: fine-tune on the train split, evaluate on validation, predict and score the test split."""
 
-    lines = []
-    for sentence, tags in zip(split.sentences, predicted):
-        gold = sentence.tags if sentence.tags is not None else [None] * len(tags)
-        lines.extend(
-            " ".join(x for x in (word, g, p) if x is not None) for word, g, p in zip(sentence.tokens, gold, tags)
+    package = __package__
+
+    def load_data(self) -> None:
+        from .data import build_label_list
+
+        self.splits, self.label_list = load_sentences(self.args)
+        if self.training_args.do_train and not self.splits.get("train"):
+            raise InputError(
+                "--do_train needs training data: give --train_file or a --dataset_name with a train split"
+            )
+        if self.label_list is None and self.splits.get("train"):
+            self.label_list = build_label_list(self.splits["train"])
+
+    def build_model(self):
+        from .data import check_labels, max_window_length
+
+        args, training_args = self.args, self.training_args
+        model, self.tokenizer = build_model_and_tokenizer(args, self.label_list)
+        limit = max_window_length(model, self.tokenizer)
+        if args.max_seq_length > limit:  # a longer window would fail mid-training in the position embeddings
+            raise InputError(f"--max_seq_length {args.max_seq_length} is longer than the model takes ({limit} tokens)")
+        self.id2label = {int(i): tag for i, tag in model.config.id2label.items()}
+        label2id = {tag: i for i, tag in self.id2label.items()}
+        for sentences in self.splits.values():
+            if any(sentence.tags is not None for sentence in sentences):
+                check_labels(sentences, label2id)  # fail before training, not after it
+        wanted = {
+            "train": training_args.do_train,
+            "validation": training_args.do_eval,
+            "test": training_args.do_predict,
+        }
+        self.encoded = {
+            name: EncodedSplit(name, self.splits[name], self.tokenizer, label2id, args, sort_by_length=name != "train")
+            for name, wanted_split in wanted.items()
+            if wanted_split and self.splits.get(name)
+        }
+        self.validation = self.encoded.get("validation")
+        if self.validation is not None and not self.validation.has_tags:
+            raise InputError("the validation data has no tags to score against")
+        return model
+
+    @property
+    def trains(self) -> bool:
+        return "train" in self.encoded
+
+    def build_trainer(self, model):
+        from transformers import DataCollatorForTokenClassification, IntervalStrategy
+
+        from .data import PaddingFreeCollator, WordMaskCollator
+        from .metrics import build_compute_metrics, predicted_tag_ids
+        from .trainer import NERTrainer
+
+        training_args, validation = self.training_args, self.validation
+        if validation is None and training_args.eval_strategy != IntervalStrategy.NO:
+            # the default eval_strategy="epoch" would make Trainer refuse to start without an eval_dataset
+            logger.info("no validation data: no evaluation during training")
+            training_args.eval_strategy = IntervalStrategy.NO
+        mixed_precision = training_args.fp16 or training_args.bf16
+        collator = WordMaskCollator(
+            DataCollatorForTokenClassification(self.tokenizer, pad_to_multiple_of=8 if mixed_precision else None)
         )
-        lines.append("")
-    write_text(path, "\n".join(lines) + "\n")
+        compute_metrics = None
+        if validation is not None:
+            compute_metrics = build_compute_metrics(
+                self.id2label, validation.gold_tags, validation.alignment, strict=self.args.strict
+            )
+        return NERTrainer(
+            model=model,
+            args=training_args,
+            train_dataset=self.encoded["train"].dataset if "train" in self.encoded else None,
+            eval_dataset=validation.dataset if validation else None,
+            processing_class=self.tokenizer,
+            data_collator=collator,
+            train_data_collator=PaddingFreeCollator(collator) if training_args.padding_free else None,
+            compute_metrics=compute_metrics,
+            preprocess_logits_for_metrics=predicted_tag_ids,
+            callbacks=self.callbacks,
+        )
+
+    def evaluate(self) -> dict:
+        from trainer_common.io import write_text
+
+        from .data import write_conll_predictions
+        from .metrics import classification_report_text, compute_ner_metrics
+
+        trainer, out, strict = self.trainer, self.training_args.output_dir, self.args.strict
+        results = {f"{name}_windows": split.stats["windows"] for name, split in self.encoded.items()}
+        if self.validation is not None:
+            metrics = trainer.evaluate()
+            trainer.log_metrics("eval", metrics)
+            results.update(metrics)
+        test = self.encoded.get("test")
+        if test is None:
+            return results
+        predicted = test.word_predictions(trainer, self.id2label)
+        if trainer.is_world_process_zero():
+            write_conll_predictions(f"{out}/test_predictions.txt", test.sentences, predicted)
+        if test.has_tags:
+            metrics = {f"test_{k}": v for k, v in compute_ner_metrics(test.gold_tags, predicted, strict).items()}
+            trainer.log_metrics("test", metrics)
+            results.update(metrics)
+            if trainer.is_world_process_zero():
+                write_text(f"{out}/test_report.txt", classification_report_text(test.gold_tags, predicted, strict))
+        return results
+
+    def write_figures(self) -> dict[str, str]:
+        from .plots import write_training_curves
+
+        log_history = self.trainer.state.log_history
+        return (
+            {"training_curves": write_training_curves(log_history, self.training_args.output_dir)}
+            if log_history
+            else {}
+        )
+
+    def model_card(self) -> dict:
+        args = self.args
+        files_used = (args.train_file, args.validation_file, args.test_file)
+        return {
+            "tasks": "token-classification",
+            "dataset_name": None if any(files_used) else (args.dataset_name or "conll2003"),
+            "finetuned_from": args.model_name_or_path,
+            "tags": ["ner", "token-classification"],
+        }
 
 
 def train(args: NERArguments, training_args: NERTrainingArguments, callbacks: list | None = None) -> dict:
     """Train, evaluate and predict as the arguments say; write model, tokenizer, results and figures."""
-    from transformers import DataCollatorForTokenClassification, IntervalStrategy, set_seed
-
-    from trainer_common.io import write_json, write_text
-    from trainer_common.tracking import finish, log_images, setup_logging, setup_wandb
-
-    from .data import PaddingFreeCollator, build_label_list, check_labels
-    from .metrics import argmax_logits, build_compute_metrics, classification_report_text, compute_ner_metrics
-    from .plots import write_training_curves
-    from .predict import default_max_seq_length
-
-    setup_logging(training_args)
-    setup_wandb(training_args, args.wandb_project)
-    set_seed(training_args.seed)
-
-    splits, label_list = load_sentences(args)
-    if training_args.do_train and not splits.get("train"):
-        raise ValueError("--do_train needs training data: give --train_file or a --dataset_name with a train split")
-    if label_list is None and splits.get("train"):
-        label_list = build_label_list(splits["train"])
-    model, tokenizer = build_model_and_tokenizer(args, label_list)
-    limit = default_max_seq_length(model, tokenizer)
-    if args.max_seq_length > limit:  # a longer window would fail mid-training in the position embeddings
-        raise ValueError(f"--max_seq_length {args.max_seq_length} is longer than the model takes ({limit} tokens)")
-    id2label = {int(i): tag for i, tag in model.config.id2label.items()}
-    label2id = {tag: i for i, tag in id2label.items()}
-    for sentences in splits.values():
-        if any(sentence.tags is not None for sentence in sentences):
-            check_labels(sentences, label2id)  # names file, line and tag of any label training never saw
-
-    wanted = {"train": training_args.do_train, "validation": training_args.do_eval, "test": training_args.do_predict}
-    encoded = {
-        name: EncodedSplit(name, splits[name], tokenizer, label2id, args, sort_by_length=name != "train")
-        for name, wanted_split in wanted.items()
-        if wanted_split and splits.get(name)
-    }
-    validation = encoded.get("validation")
-    if validation is not None and not validation.has_tags:
-        raise ValueError("the validation data has no tags to score against")
-    if validation is None and training_args.eval_strategy != IntervalStrategy.NO:
-        # the default eval_strategy="epoch" would make Trainer refuse to start without an eval_dataset
-        logger.info("no validation data: no evaluation during training")
-        training_args.eval_strategy = IntervalStrategy.NO
-
-    mixed_precision = training_args.fp16 or training_args.bf16
-    collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8 if mixed_precision else None)
-    trainer = ner_trainer_class()(
-        model=model,
-        args=training_args,
-        train_dataset=encoded["train"].dataset if "train" in encoded else None,
-        eval_dataset=validation.dataset if validation else None,
-        processing_class=tokenizer,
-        data_collator=collator,
-        train_data_collator=PaddingFreeCollator(collator) if training_args.padding_free else None,
-        compute_metrics=build_compute_metrics(
-            id2label, validation.gold_tags, validation.word_index, validation.sentence_id, validation.word_start,
-            strict=args.strict,
-        ) if validation else None,
-        preprocess_logits_for_metrics=argmax_logits,
-        callbacks=callbacks,
-    )  # fmt: skip
-
-    results = {f"{name}_windows": split.stats["windows"] for name, split in encoded.items()}
-    out = training_args.output_dir
-    if "train" in encoded:
-        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        trainer.save_model()  # model, its code for trust_remote_code, and the tokenizer
-        trainer.save_state()
-        trainer.log_metrics("train", train_result.metrics)
-        results.update(train_result.metrics)
-    if validation is not None:
-        metrics = trainer.evaluate()
-        trainer.log_metrics("eval", metrics)
-        results.update(metrics)
-    if "test" in encoded:
-        test = encoded["test"]
-        predicted = test.word_predictions(trainer, id2label)
-        if trainer.is_world_process_zero():
-            write_conll_predictions(f"{out}/test_predictions.txt", test, predicted)
-        if test.has_tags:
-            metrics = {f"test_{k}": v for k, v in compute_ner_metrics(test.gold_tags, predicted, args.strict).items()}
-            trainer.log_metrics("test", metrics)
-            results.update(metrics)
-            report = classification_report_text(test.gold_tags, predicted, args.strict)
-            if trainer.is_world_process_zero():
-                write_text(f"{out}/test_report.txt", report)
-    if trainer.is_world_process_zero():
-        write_json(f"{out}/all_results.json", results)
-        if trainer.state.log_history:
-            log_images(trainer, {"training_curves": write_training_curves(trainer.state.log_history, out)})
-    files_used = (args.train_file, args.validation_file, args.test_file)
-    finish(
-        trainer,
-        tasks="token-classification",
-        dataset_name=None if any(files_used) else (args.dataset_name or "conll2003"),
-        finetuned_from=args.model_name_or_path,
-        tags=["ner", "token-classification"],
-    )
-    return results
+    return NERRecipe(args, training_args, callbacks).run()
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -8,6 +8,7 @@ from PIL import Image
 from torch import nn
 
 from trainer_common.args import parse_args
+from trainer_common.errors import InputError
 from trainer_common.io import atomic_path, write_json
 from trainer_common.plots import plot_curves, save_image_grid
 from vae_trainer.train import VAEArguments, VAETrainingArguments
@@ -36,7 +37,7 @@ def test_config_file_errors_name_file_and_key(tmp_path):
     config.write_text("[1, 2\n")
     with pytest.raises(ValueError, match="bad.yaml: not valid YAML"):
         parse_args((VAEArguments, VAETrainingArguments), [str(config)])
-    with pytest.raises(FileNotFoundError, match="missing.json"):
+    with pytest.raises(InputError, match="missing.json"):
         parse_args((VAEArguments, VAETrainingArguments), [str(tmp_path / "missing.json")])
 
 

@@ -24,6 +24,7 @@ from ner_trainer.data import (
     word_windows,
     words_from_predictions,
 )
+from trainer_common.errors import InputError
 
 CONLL = """-DOCSTART- -X- -X- O
 
@@ -87,7 +88,7 @@ def test_read_conll_errors_name_file_and_line(tmp_path, text, kwargs, message):
 
 
 def test_read_conll_missing_and_non_utf8(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.txt"):
+    with pytest.raises(InputError, match="nope.txt"):
         read_conll(tmp_path / "nope.txt")
     path = tmp_path / "latin1.txt"
     path.write_bytes(b"EU B-ORG\nM\xfcnchen B-LOC\n")

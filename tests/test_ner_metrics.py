@@ -5,15 +5,16 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import make_tokenizer
-from transformers import BertConfig, DataCollatorForTokenClassification, EvalPrediction, Trainer, TrainingArguments
+from helpers import make_tokenizer, tiny_bert_config
+from transformers import DataCollatorForTokenClassification, EvalPrediction, Trainer, TrainingArguments
 
 from ner_trainer.configuration_bert_tagger import BertTaggerConfig
+from ner_trainer.data import WordAlignment
 from ner_trainer.metrics import (
-    argmax_logits,
     build_compute_metrics,
     classification_report_text,
     compute_ner_metrics,
+    predicted_tag_ids,
 )
 from ner_trainer.modeling_bert_tagger import BertTagger
 
@@ -102,6 +103,7 @@ WORD_INDEX = [
 ]
 SENTENCE_ID = [0, 0, 1]
 WORD_START = [0, 2, 0]
+ALIGNMENT = WordAlignment(SENTENCE_ID, WORD_START, WORD_INDEX, [len(tags) for tags in GOLD_WORDS])
 # Predicted tags per token: Peter is missed, Washington right on all three pieces, London right.
 PRED_TOKENS = [["O", "O", "O", "O"], ["O", "B-LOC", "B-LOC", "B-LOC", "O"], ["O", "B-LOC", "O", "O"]]
 # Labels as `label_all_tokens` without B->I conversion would set them: every piece of a word gets its tag.
@@ -119,7 +121,7 @@ def padded_logits(rows: list[list[str]], seq_len: int = 6) -> np.ndarray:
 
 
 def test_compute_metrics_scores_words_not_tokens():
-    compute_metrics = build_compute_metrics(ID2LABEL, GOLD_WORDS, WORD_INDEX, SENTENCE_ID, WORD_START)
+    compute_metrics = build_compute_metrics(ID2LABEL, GOLD_WORDS, ALIGNMENT)
     metrics = compute_metrics(EvalPrediction(predictions=padded_logits(PRED_TOKENS), label_ids=None))
     # Words: gold PER, LOC, LOC; predicted LOC, LOC, both right -> P = 1, R = 2/3, F1 = 0.8; 4 of 5 words right.
     assert metrics["precision"] == 1.0
@@ -137,9 +139,9 @@ def test_compute_metrics_scores_words_not_tokens():
 
 
 def test_compute_metrics_takes_argmaxed_predictions():
-    compute_metrics = build_compute_metrics(ID2LABEL, GOLD_WORDS, WORD_INDEX, SENTENCE_ID, WORD_START)
+    compute_metrics = build_compute_metrics(ID2LABEL, GOLD_WORDS, ALIGNMENT)
     from_logits = compute_metrics(EvalPrediction(predictions=padded_logits(PRED_TOKENS), label_ids=None))
-    ids = argmax_logits(torch.from_numpy(padded_logits(PRED_TOKENS)), labels=None).numpy()
+    ids = predicted_tag_ids(torch.from_numpy(padded_logits(PRED_TOKENS)), labels=None).numpy()
     ids[0, 4:] = ids[2, 4:] = -100  # cross-batch padding of the argmaxed ids
     assert compute_metrics(EvalPrediction(predictions=ids, label_ids=None)) == from_logits
     assert compute_metrics(EvalPrediction(predictions=(ids,), label_ids=None)) == from_logits
@@ -147,13 +149,13 @@ def test_compute_metrics_takes_argmaxed_predictions():
 
 def test_compute_metrics_refuses_words_without_a_prediction():
     # Sentence 1 ("London said") has no window: scoring without it would silently drop its words.
-    compute_metrics = build_compute_metrics(ID2LABEL, GOLD_WORDS, WORD_INDEX[:2], SENTENCE_ID[:2], WORD_START[:2])
+    compute_metrics = build_compute_metrics(ID2LABEL, GOLD_WORDS, ALIGNMENT.select([0, 1]))
     with pytest.raises(ValueError, match="word 0 of sentence 1 got 0 predictions"):
         compute_metrics(EvalPrediction(predictions=padded_logits(PRED_TOKENS[:2]), label_ids=None))
 
 
 def test_compute_metrics_names_bad_values():
-    compute_metrics = build_compute_metrics({0: "O"}, GOLD_WORDS, WORD_INDEX, SENTENCE_ID, WORD_START)
+    compute_metrics = build_compute_metrics({0: "O"}, GOLD_WORDS, ALIGNMENT)
     with pytest.raises(ValueError, match=r"predicted ids \[3\] are not in id2label"):
         compute_metrics(EvalPrediction(predictions=padded_logits(PRED_TOKENS), label_ids=None))
 
@@ -172,11 +174,10 @@ def test_inside_trainer_evaluate(tmp_path):
         features.append({"input_ids": encoding["input_ids"], "labels": labels})
         word_index.append(first)
 
-    encoder = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
-    )
+    encoder = tiny_bert_config(len(tokenizer), hidden_size=16, num_hidden_layers=1)
     model = BertTagger(BertTaggerConfig(encoder=encoder, id2label=ID2LABEL)).eval()
-    compute_metrics = build_compute_metrics(ID2LABEL, gold, word_index, [0, 1, 2], [0, 0, 0])
+    alignment = WordAlignment([0, 1, 2], [0, 0, 0], word_index, [len(tags) for tags in gold])
+    compute_metrics = build_compute_metrics(ID2LABEL, gold, alignment)
     args = TrainingArguments(tmp_path / "out", per_device_eval_batch_size=2, report_to="none", use_cpu=True)
     trainer = Trainer(
         model=model,
@@ -184,7 +185,7 @@ def test_inside_trainer_evaluate(tmp_path):
         eval_dataset=features,
         data_collator=DataCollatorForTokenClassification(tokenizer),
         compute_metrics=compute_metrics,
-        preprocess_logits_for_metrics=argmax_logits,
+        preprocess_logits_for_metrics=predicted_tag_ids,
     )
     metrics = trainer.evaluate()
 

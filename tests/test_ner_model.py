@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import make_tokenizer, run_without_project
+from helpers import make_tokenizer, run_without_project, tiny_bert_config
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import (
@@ -28,11 +28,7 @@ CONLL_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MI
 
 
 def tiny_config(**kwargs) -> BertTaggerConfig:
-    encoder = BertConfig(
-        vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-        max_position_embeddings=64,
-    )  # fmt: skip
-    return BertTaggerConfig(encoder=encoder, id2label=dict(enumerate(CONLL_LABELS)), **kwargs)
+    return BertTaggerConfig(encoder=tiny_bert_config(), id2label=dict(enumerate(CONLL_LABELS)), **kwargs)
 
 
 def batch(batch_size=2, seq_len=7, vocab=30, num_labels=9, seed=0):

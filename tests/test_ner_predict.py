@@ -5,7 +5,7 @@ import json
 import sys
 
 import pytest
-from conftest import make_encoder_dir
+from helpers import make_encoder_dir
 
 from ner_trainer.predict import predict_texts, read_texts, split_words, tags_to_entities, write_jsonl
 from run_ner import COMMANDS

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_encoder_dir
+from helpers import make_encoder_dir
 from PIL import Image
 
 from ner_trainer.train import main

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import run_without_project
+from helpers import run_without_project
 from PIL import Image
 
+from trainer_common.errors import InputError
 from vae_trainer import VAEConfig, VAEModel
 from vae_trainer.data import find_idx_file, load_idx_split, read_idx
 
@@ -116,7 +117,7 @@ def test_idx_errors_name_the_file(tmp_path):
     images.write_bytes(b"\x00\x00\x08\x99" + b"\x00" * 20)
     with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: bad magic number 0x00000899"):
         read_idx(images)
-    with pytest.raises(FileNotFoundError, match=r"no MNIST test labels file in .*t10k-labels-idx1-ubyte"):
+    with pytest.raises(InputError, match=r"no MNIST test labels file in .*t10k-labels-idx1-ubyte"):
         find_idx_file(tmp_path / "nowhere", "test", "labels")
 
 

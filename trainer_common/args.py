@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .errors import InputError
+
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
 
@@ -14,22 +16,22 @@ def load_config_file(path: str) -> dict:
     """Read a JSON or YAML mapping of argument names to values."""
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
+        raise InputError(f"config file not found: {path}")
     text = file.read_text(encoding="utf-8")
     if file.suffix == ".json":
         try:
             config = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON: {err}") from err
+            raise InputError(f"{path}: not valid JSON: {err}") from err
     else:
         import yaml
 
         try:
             config = yaml.load(text, Loader=_yaml12_bool_loader())
         except yaml.YAMLError as err:
-            raise ValueError(f"{path}: not valid YAML: {err}") from err
+            raise InputError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(config, dict):
-        raise ValueError(f"{path}: expected a mapping of argument names to values, got {type(config).__name__}")
+        raise InputError(f"{path}: expected a mapping of argument names to values, got {type(config).__name__}")
     return config
 
 
@@ -72,7 +74,7 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
         known = {action.dest: action for action in parser._actions}
         unknown = sorted(set(config) - set(known))
         if unknown:
-            raise ValueError(f"{config_path}: unknown argument(s): {', '.join(unknown)}")
+            raise InputError(f"{config_path}: unknown argument(s): {', '.join(unknown)}")
         defaults = {}
         for key, value in config.items():
             action = known[key]

@@ -7,8 +7,11 @@ import sys
 logger = logging.getLogger(__name__)
 
 
-def setup_logging(training_args) -> None:
-    """Log like the transformers example scripts: INFO on the main process, warnings elsewhere."""
+def setup_logging(training_args, package: str) -> None:
+    """Log like the transformers example scripts: INFO on the main process, warnings elsewhere.
+
+    `package` is the calling task's logger namespace (e.g. "ner_trainer"), set to the same level.
+    """
     import datasets
     import transformers
 
@@ -18,7 +21,7 @@ def setup_logging(training_args) -> None:
         handlers=[logging.StreamHandler(sys.stdout)],
     )
     level = training_args.get_process_log_level()
-    for lib_logger in (logging.getLogger("vae_trainer"), logging.getLogger("ner_trainer"), logger):
+    for lib_logger in (logging.getLogger(package), logging.getLogger(__package__)):
         lib_logger.setLevel(level)
     datasets.utils.logging.set_verbosity(level)
     transformers.utils.logging.set_verbosity(level)

@@ -4,6 +4,8 @@ import gzip
 import os
 from pathlib import Path
 
+from trainer_common.errors import InputError
+
 BUNDLED_MNIST = Path(__file__).parent / "mnist"
 IDX_STEMS = {
     ("train", "images"): "train-images",
@@ -22,7 +24,7 @@ def find_idx_file(data_dir: str | os.PathLike, split: str, kind: str) -> Path:
     for name in names:
         if (Path(data_dir) / name).is_file():
             return Path(data_dir) / name
-    raise FileNotFoundError(f"no MNIST {split} {kind} file in {data_dir}: looked for {', '.join(names)}")
+    raise InputError(f"no MNIST {split} {kind} file in {data_dir}: looked for {', '.join(names)}")
 
 
 def read_idx(path: str | os.PathLike):
@@ -35,22 +37,22 @@ def read_idx(path: str | os.PathLike):
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as err:
-            raise ValueError(f"{path}: corrupt gzip data ({err})") from err
+            raise InputError(f"{path}: corrupt gzip data ({err})") from err
     if len(raw) < 8:
-        raise ValueError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
+        raise InputError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
     magic = int.from_bytes(raw[:4], "big")
     if magic not in IDX_MAGIC:
-        raise ValueError(
+        raise InputError(
             f"{path}: bad magic number 0x{magic:08x}; expected 0x00000803 (images) or 0x00000801 (labels)"
         )
     ndim = IDX_MAGIC[magic][0]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated header")
+        raise InputError(f"{path}: truncated header")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = header + int(np.prod(shape))
     if len(raw) != expected:
-        raise ValueError(f"{path}: truncated or padded: header says {shape} = {expected} bytes, file has {len(raw)}")
+        raise InputError(f"{path}: truncated or padded: header says {shape} = {expected} bytes, file has {len(raw)}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -61,9 +63,9 @@ def load_idx_split(data_dir: str | os.PathLike, split: str):
     images = read_idx(find_idx_file(data_dir, split, "images"))
     labels = read_idx(find_idx_file(data_dir, split, "labels"))
     if images.ndim != 3 or labels.ndim != 1:
-        raise ValueError(f"{data_dir}: {split} images must be 3-D and labels 1-D, got {images.shape}, {labels.shape}")
+        raise InputError(f"{data_dir}: {split} images must be 3-D and labels 1-D, got {images.shape}, {labels.shape}")
     if len(images) != len(labels):
-        raise ValueError(f"{data_dir}: {split} has {len(images)} images but {len(labels)} labels")
+        raise InputError(f"{data_dir}: {split} has {len(images)} images but {len(labels)} labels")
     pixels = torch.from_numpy(images.reshape(len(images), -1).astype("float32") / 255.0)
     return pixels, torch.from_numpy(labels.astype("int64"))
 

@@ -2,6 +2,8 @@
 
 import argparse
 
+from trainer_common.errors import InputError
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="run_vae.py generate", description="Generate digits from a saved VAE.")
@@ -12,7 +14,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trust_remote_code", action="store_true", help="Load the model code from the checkpoint.")
     args = parser.parse_args(argv)
     if args.num_samples <= 0:
-        raise ValueError(f"--num_samples must be positive, got {args.num_samples}")
+        raise InputError(f"--num_samples must be positive, got {args.num_samples}")
 
     from transformers import AutoModel
 
@@ -22,8 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         model = AutoModel.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
     except Exception as err:  # a missing folder, bad config or corrupt weights all surface differently
-        raise ValueError(f"could not load a VAE from {args.model}: {err}") from err
+        raise InputError(f"could not load a VAE from {args.model}: {err}") from err
     if not isinstance(model, VAEModel) and type(model).__name__ != "VAEModel":
-        raise ValueError(f"{args.model} holds a {type(model).__name__}, not a VAE")
+        raise InputError(f"{args.model} holds a {type(model).__name__}, not a VAE")
     path = write_samples(model.eval(), args.num_samples, args.output, args.seed)
     print(f"wrote {args.num_samples} samples to {path} and {args.output}/samples/")

@@ -4,7 +4,9 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-from transformers import TrainingArguments
+from trainer_common.errors import InputError
+from trainer_common.recipe import Recipe
+from trainer_common.training_args import TaskTrainingArguments
 
 from .configuration_vae import VAEConfig
 
@@ -42,21 +44,16 @@ class VAEArguments:
 
 
 @dataclass
-class VAETrainingArguments(TrainingArguments):
+class VAETrainingArguments(TaskTrainingArguments):
     """`TrainingArguments` with the pytorch/examples VAE defaults: Adam, lr 1e-3, batch 128, 10 epochs."""
 
     output_dir: str | None = field(default="runs/vae", metadata={"help": "Where the model and figures go."})
-    do_train: bool = field(default=True, metadata={"help": "Train (use --no_do_train to only evaluate)."})
-    do_eval: bool = field(default=True, metadata={"help": "Evaluate on the test split."})
     learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate."})
     lr_scheduler_type: str = field(default="constant", metadata={"help": "Learning-rate schedule."})
     max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping norm; 0 disables it."})
     per_device_train_batch_size: int = field(default=128, metadata={"help": "Training batch size per device."})
     per_device_eval_batch_size: int = field(default=1000, metadata={"help": "Evaluation batch size per device."})
     num_train_epochs: float = field(default=10.0, metadata={"help": "Number of training epochs."})
-    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate on the test split."})
-    save_strategy: str = field(default="epoch", metadata={"help": "When to save a checkpoint."})
-    save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints to keep."})
     logging_steps: float = field(default=10, metadata={"help": "Log the training losses every N steps."})
     seed: int = field(default=1, metadata={"help": "Random seed (pytorch/examples uses 1)."})
     # Items are dicts of a tensor that the model accepts as is; nothing to filter.
@@ -77,60 +74,68 @@ def build_model(args: VAEArguments):
     return VAEModel(config)
 
 
+class VAERecipe(Recipe):
+    """`run_vae.py`: train on MNIST, evaluate on its test split, write the figures."""
+
+    package = __package__
+
+    def load_data(self) -> None:
+        from .data import load_mnist
+
+        args = self.args
+        self.train_set, self.test_set = load_mnist(
+            args.data_dir, args.dataset_name, args.dataset_config_name, args.binarize
+        )
+        if args.max_train_samples:
+            self.train_set.pixels = self.train_set.pixels[: args.max_train_samples]
+        if args.max_eval_samples:
+            self.test_set.pixels = self.test_set.pixels[: args.max_eval_samples]
+        logger.info("MNIST: %d training and %d test images", len(self.train_set), len(self.test_set))
+
+    def build_model(self):
+        return build_model(self.args)
+
+    def build_trainer(self, model):
+        from trainer_common.trainer import MultiLossTrainer
+
+        from .data import collate
+
+        return MultiLossTrainer(
+            model=model,
+            args=self.training_args,
+            train_dataset=self.train_set if self.training_args.do_train else None,
+            eval_dataset=self.test_set if self.training_args.do_eval else None,
+            data_collator=collate,
+            loss_components=("recon_loss", "kl_loss"),
+            callbacks=self.callbacks,
+        )
+
+    def evaluate(self) -> dict:
+        if not self.training_args.do_eval:
+            return {}
+        metrics = self.trainer.evaluate(metric_key_prefix="test")
+        metrics["test_elbo_per_image"] = -metrics["test_loss"]
+        self.trainer.log_metrics("test", metrics)
+        if not math.isfinite(metrics["test_loss"]):
+            raise InputError(f"training diverged: test loss is {metrics['test_loss']}")
+        return metrics
+
+    def write_figures(self) -> dict[str, str]:
+        from .plots import write_figures
+
+        return write_figures(self.trainer, self.test_set, self.args.num_samples, seed=self.training_args.seed)
+
+    def model_card(self) -> dict:
+        return {
+            "tasks": "image-generation",
+            "dataset_name": self.args.dataset_name or "mnist",
+            "tags": ["vae", "mnist"],
+        }
+
+
 def train(args: VAEArguments, training_args: VAETrainingArguments, callbacks: list | None = None) -> dict:
     """Train and evaluate, then write the model, `all_results.json` and the figures to `output_dir`."""
-    from transformers import set_seed
-
-    from trainer_common.io import write_json
-    from trainer_common.tracking import finish, log_images, setup_logging, setup_wandb
-    from trainer_common.trainer import MultiLossTrainer
-
-    from .data import collate, load_mnist
-    from .plots import write_figures
-
-    setup_logging(training_args)
-    setup_wandb(training_args, args.wandb_project)
-    set_seed(training_args.seed)
-
-    train_set, test_set = load_mnist(args.data_dir, args.dataset_name, args.dataset_config_name, args.binarize)
-    if args.max_train_samples:
-        train_set.pixels = train_set.pixels[: args.max_train_samples]
-    if args.max_eval_samples:
-        test_set.pixels = test_set.pixels[: args.max_eval_samples]
-    logger.info("MNIST: %d training and %d test images", len(train_set), len(test_set))
-
-    model = build_model(args)
-    trainer = MultiLossTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=train_set if training_args.do_train else None,
-        eval_dataset=test_set if training_args.do_eval else None,
-        data_collator=collate,
-        loss_components=("recon_loss", "kl_loss"),
-        callbacks=callbacks,
-    )
-
-    results = {}
-    if training_args.do_train:
-        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        trainer.save_model()
-        trainer.save_state()
-        results.update(train_result.metrics)
-        trainer.log_metrics("train", train_result.metrics)
-    if training_args.do_eval:
-        metrics = trainer.evaluate(metric_key_prefix="test")
-        metrics["test_elbo_per_image"] = -metrics["test_loss"]
-        results.update(metrics)
-        trainer.log_metrics("test", metrics)
-
-    if trainer.is_world_process_zero():
-        write_json(f"{training_args.output_dir}/all_results.json", results)
-        figures = write_figures(trainer, test_set, args.num_samples, seed=training_args.seed)
-        log_images(trainer, figures)
-    finish(trainer, tasks="image-generation", dataset_name=args.dataset_name or "mnist", tags=["vae", "mnist"])
-    if "test_loss" in results and not math.isfinite(results["test_loss"]):
-        raise ValueError(f"training diverged: test loss is {results['test_loss']}")
-    return results
+    return VAERecipe(args, training_args, callbacks).run()
 
 
 def main(argv: list[str] | None = None) -> dict:

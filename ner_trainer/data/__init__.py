@@ -1,0 +1,41 @@
+"""NER data: readers for each format, the sentence record, word-aligned windowed encoding, and batching.
+
+Every reader yields `Sentence` records (words plus optional tags, with the file and line they came from);
+`encode_sentences` turns them into model features without ever dropping a word, and `WordAlignment` maps
+per-token outputs back onto words.
+"""
+
+import os
+from pathlib import Path
+
+from .collators import PaddingFreeCollator, WordMaskCollator, pack_rows
+from .conll import DOCSTART, read_conll, write_conll_predictions
+from .encoding import (
+    WordAlignment,
+    encode_sentences,
+    max_window_length,
+    scatter_to_words,
+    to_dataset,
+    word_windows,
+    words_from_predictions,
+)
+from .hub import DEFAULT_HUB_DATASET, hub_label_list, load_hub_dataset, sentences_from_hf
+from .json_records import read_json
+from .samplers import shuffled_length_grouped_indices
+from .sentence import IGNORE_INDEX, Sentence, build_label_list, check_labels, check_tag, iob1_to_iob2
+
+
+def read_file(path: str | os.PathLike, label_column: int = -1, tag_scheme: str = "iob2") -> list[Sentence]:
+    """Read `.json`/`.jsonl` with `read_json`, anything else as CoNLL with `read_conll`."""
+    if Path(path).suffix.lower() in (".json", ".jsonl"):
+        return read_json(path, tag_scheme=tag_scheme)
+    return read_conll(path, label_column=label_column, tag_scheme=tag_scheme)
+
+
+__all__ = [
+    "DEFAULT_HUB_DATASET", "DOCSTART", "IGNORE_INDEX", "PaddingFreeCollator", "Sentence", "WordAlignment",
+    "build_label_list", "check_labels", "check_tag", "encode_sentences", "hub_label_list", "iob1_to_iob2",
+    "load_hub_dataset", "max_window_length", "pack_rows", "read_conll", "read_file", "read_json", "scatter_to_words",
+    "sentences_from_hf", "shuffled_length_grouped_indices", "to_dataset", "word_windows", "words_from_predictions",
+    "WordMaskCollator", "write_conll_predictions",
+]  # fmt: skip

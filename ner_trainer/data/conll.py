@@ -1,0 +1,80 @@
+"""CoNLL column files: one word per line, whitespace-separated columns, blank lines between sentences."""
+
+import os
+
+from trainer_common.errors import InputError
+
+from .sentence import Sentence, check_tag, iob1_to_iob2, read_utf8
+
+DOCSTART = "-DOCSTART-"
+
+
+def read_conll(path: str | os.PathLike, label_column: int = -1, tag_scheme: str = "iob2") -> list[Sentence]:
+    """Read a CoNLL-style file: one word per line, whitespace-separated columns, blank lines between sentences.
+
+    The tag is in column `label_column` (default: the last). A file with a single column is untagged.
+    `-DOCSTART-` lines are skipped. `tag_scheme="iob1"` converts the tags to IOB2.
+    """
+    if tag_scheme not in ("iob1", "iob2"):
+        raise InputError(f"tag_scheme must be 'iob1' or 'iob2', got {tag_scheme!r}")
+    path = str(path)
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    start = 0
+    num_columns = None  # fixed by the first data row
+    tag_index = None
+
+    def flush():
+        if tokens:
+            sentence_tags = None if tag_index is None else list(tags)
+            if sentence_tags is not None and tag_scheme == "iob1":
+                sentence_tags = iob1_to_iob2(sentence_tags)
+            sentences.append(Sentence(list(tokens), sentence_tags, path, start, one_word_per_line=True))
+        tokens.clear()
+        tags.clear()
+
+    for line_number, line in enumerate(read_utf8(path).split("\n"), start=1):
+        columns = line.split()
+        if not columns:
+            flush()
+            continue
+        if columns[0] == DOCSTART:
+            flush()
+            continue
+        if num_columns is None:
+            num_columns = len(columns)
+            if num_columns > 1:
+                tag_index = label_column if label_column >= 0 else num_columns + label_column
+                if not 1 <= tag_index < num_columns:
+                    raise InputError(
+                        f"{path}:{line_number}: label_column={label_column} does not name a tag column in a row "
+                        f"with {num_columns} columns (column 0 is the word)"
+                    )
+        elif len(columns) != num_columns:
+            raise InputError(
+                f"{path}:{line_number}: expected {num_columns} columns like the first row, found {len(columns)}: "
+                f"{line.strip()!r}"
+            )
+        if not tokens:
+            start = line_number
+        tokens.append(columns[0])
+        if tag_index is not None:
+            check_tag(columns[tag_index], f"{path}:{line_number}")
+            tags.append(columns[tag_index])
+    flush()
+    return sentences
+
+
+def write_conll_predictions(path: str | os.PathLike, sentences: list[Sentence], predicted: list[list[str]]) -> None:
+    """`token gold predicted` per line (`token predicted` for untagged input), a blank line after each sentence."""
+    from trainer_common.io import write_text
+
+    lines = []
+    for sentence, tags in zip(sentences, predicted):
+        gold = sentence.tags if sentence.tags is not None else [None] * len(tags)
+        lines.extend(
+            " ".join(x for x in (word, g, p) if x is not None) for word, g, p in zip(sentence.tokens, gold, tags)
+        )
+        lines.append("")
+    write_text(path, "\n".join(lines) + "\n")

@@ -1,0 +1,87 @@
+"""JSON lines or a JSON list of records: `{"tokens", "ner_tags"}` records, or CLUENER span records."""
+
+import json
+import os
+import re
+
+from trainer_common.errors import InputError
+
+from .cluener import cluener_record
+from .sentence import Sentence, check_tag, iob1_to_iob2, read_utf8
+
+
+def _json_records(text: str, path: str):
+    """Yield (line, record) from JSON lines or a JSON list, with the 1-based line where each record starts."""
+    if not text.lstrip().startswith("["):
+        for line_number, line in enumerate(text.split("\n"), start=1):
+            if line.strip():
+                try:
+                    yield line_number, json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise InputError(f"{path}:{line_number}: not valid JSON: {err.msg} (column {err.colno})") from err
+        return
+    # A JSON list: decode it element by element so that each record keeps its line number.
+    decoder = json.JSONDecoder()
+    space = re.compile(r"\s*")
+    pos = space.match(text, text.index("[") + 1).end()
+    line, counted_to = 1, 0
+    while not text.startswith("]", pos):
+        line += text.count("\n", counted_to, pos)
+        counted_to = pos
+        try:
+            record, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}:{err.lineno}: not valid JSON: {err.msg} (column {err.colno})") from err
+        yield line, record
+        pos = space.match(text, pos).end()
+        if text.startswith(",", pos):
+            pos = space.match(text, pos + 1).end()
+        elif not text.startswith("]", pos):
+            where = f"{path}:{line + text.count(chr(10), counted_to, pos)}"
+            raise InputError(f"{where}: not valid JSON: expected ',' or ']' after a list element")
+    if text[pos + 1 :].strip():
+        raise InputError(f"{path}: not valid JSON: extra data after the closing ']'")
+
+
+def _tokens_record(record: dict, where: str, path: str, line: int, tag_scheme: str) -> Sentence:
+    tokens = record["tokens"]
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise InputError(f"{where}: 'tokens' must be a list of strings")
+    tags = record.get("ner_tags")
+    if tags is not None:
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise InputError(f"{where}: 'ner_tags' must be a list of tag strings like 'B-PER'")
+        if len(tags) != len(tokens):
+            raise InputError(f"{where}: {len(tokens)} tokens but {len(tags)} ner_tags")
+        for tag in tags:
+            check_tag(tag, where)
+        if tag_scheme == "iob1":
+            tags = iob1_to_iob2(tags)
+    return Sentence(tokens, tags, path, line)
+
+
+def read_json(path: str | os.PathLike, tag_scheme: str = "iob2") -> list[Sentence]:
+    """Read JSON lines or a JSON list of records.
+
+    Two record formats: `{"tokens": [...], "ner_tags": ["B-PER", ...]}` (ner_tags optional), and CLUENER's
+    `{"text": "...", "label": {type: {entity: [[start, end_inclusive], ...]}}}` (label optional), which becomes
+    one word per character. `tag_scheme="iob1"` converts `ner_tags` to IOB2.
+    """
+    if tag_scheme not in ("iob1", "iob2"):
+        raise InputError(f"tag_scheme must be 'iob1' or 'iob2', got {tag_scheme!r}")
+    path = str(path)
+    sentences = []
+    for line, record in _json_records(read_utf8(path), path):
+        where = f"{path}:{line}"
+        is_object = isinstance(record, dict)
+        if is_object and "tokens" in record:
+            sentences.append(_tokens_record(record, where, path, line, tag_scheme))
+        elif is_object and isinstance(record.get("text"), str):
+            sentences.append(cluener_record(record, where, path, line))
+        else:
+            found = f"keys {sorted(record)}" if is_object else type(record).__name__
+            raise InputError(
+                f"{where}: expected an object with 'tokens' (+ optional 'ner_tags') or CLUENER's 'text' string "
+                f"(+ optional 'label'), found {found}"
+            )
+    return sentences

@@ -1,0 +1,35 @@
+"""Training order: length-grouped batches in shuffled order."""
+
+
+def shuffled_length_grouped_indices(lengths: list[int], batch_size: int, generator) -> list[int]:
+    """Training order: batches of similar lengths (little padding), the batches in random order.
+
+    transformers' `get_length_grouped_indices` sorts random mega-batches of 50 batches by length, but yields each
+    mega-batch from its longest batch to its shortest, so training sweeps 50 steps of long sentences down to 50
+    steps of one-word headlines, over and over. The same batches in random order pad just as little. The batch with
+    the longest example stays first, so that running out of memory happens at once; a last, partial batch stays
+    last, so that batch boundaries do not move.
+    """
+    import torch
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    indices = get_length_grouped_indices(lengths, batch_size, generator=generator)
+    batches = [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
+    first, rest = batches[:1], batches[1:]
+    partial = rest.pop() if rest and len(rest[-1]) < batch_size else None
+    order = torch.randperm(len(rest), generator=generator).tolist()
+    batches = first + [rest[i] for i in order] + ([partial] if partial else [])
+    return [i for batch in batches for i in batch]
+
+
+class ShuffledLengthGroupedSampler:
+    """A `Sampler` (any sized iterable serves the DataLoader) over `shuffled_length_grouped_indices`."""
+
+    def __init__(self, lengths: list[int], batch_size: int, generator):
+        self.lengths, self.batch_size, self.generator = lengths, batch_size, generator
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        return iter(shuffled_length_grouped_indices(self.lengths, self.batch_size, self.generator))

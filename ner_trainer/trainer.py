@@ -1,0 +1,73 @@
+"""`NERTrainer`: the `Trainer` of the tagging task, where its behaviour differs from transformers' own."""
+
+import torch
+from torch.utils.data import SequentialSampler
+
+from trainer_common.trainer import MultiLossTrainer
+
+from .data.samplers import ShuffledLengthGroupedSampler
+
+
+class NERTrainer(MultiLossTrainer):
+    """`MultiLossTrainer` with a training-only collator, per-part learning rates, and order-keeping evaluation.
+
+    - `train_data_collator`, when given, collates the training batches only: evaluation and prediction need one row
+      per window, to map predictions back to words.
+    - `args.classifier_learning_rate` and `args.crf_learning_rate`, when set, give the head's parameters their own
+      learning rates beside the encoder's (`args.learning_rate`); the model names the parts
+      (`BertTagger.parameter_groups`).
+    - With `train_sampling_strategy="group_by_length"`, training batches of similar lengths come in random order
+      (`data.shuffled_length_grouped_indices`), not in transformers' long-to-short sweeps.
+    - Evaluation keeps the dataset's row order. transformers would also shuffle evaluation batches by length, and
+      predictions would come back in an order that cannot be mapped to words; our eval sets are already sorted by
+      length, so sequential order costs nothing.
+    """
+
+    def __init__(self, *args, train_data_collator=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.train_data_collator = train_data_collator
+
+    def create_optimizer(self, model=None):
+        model = self.model if model is None else model
+        part_lrs = {
+            "classifier": getattr(self.args, "classifier_learning_rate", None),
+            "crf": getattr(self.args, "crf_learning_rate", None),
+        }
+        if self.optimizer is None and any(lr is not None for lr in part_lrs.values()):
+            decay = set(self.get_decay_parameter_names(model))
+            groups = {}
+            for part, names in model.parameter_groups().items():
+                lr = part_lrs.get(part) or self.args.learning_rate
+                for name, param in model.named_parameters():
+                    if name in names and param.requires_grad:
+                        weight_decay = self.args.weight_decay if name in decay else 0.0
+                        groups.setdefault((lr, weight_decay), []).append(param)
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+            self.optimizer = optimizer_cls(
+                [{"params": params, "lr": lr, "weight_decay": wd} for (lr, wd), params in groups.items()],
+                **optimizer_kwargs,
+            )
+        return super().create_optimizer(model)
+
+    def get_train_dataloader(self):
+        if self.train_data_collator is None:
+            return super().get_train_dataloader()
+        data_collator, self.data_collator = self.data_collator, self.train_data_collator
+        try:
+            return super().get_train_dataloader()
+        finally:
+            self.data_collator = data_collator
+
+    def _get_train_sampler(self, train_dataset=None):
+        train_dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy != "group_by_length":
+            return super()._get_train_sampler(train_dataset)
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        lengths = [len(ids) for ids in train_dataset["input_ids"]]
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return ShuffledLengthGroupedSampler(lengths, batch, torch.Generator().manual_seed(seed))
+
+    def _get_eval_sampler(self, eval_dataset):
+        if eval_dataset is None or self.args.world_size > 1:  # accelerate shards it in order
+            return None
+        return SequentialSampler(eval_dataset)

@@ -1,0 +1,84 @@
+"""Helpers shared by the test files: tiny tokenizers and BERT encoders, and a process without this project."""
+
+import os
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# Whole words, plus "##" pieces so that some words split into several sub-tokens
+# ("Washington" -> "Wash", "##ing", "##ton").
+WORDS = (
+    "EU rejects German call to boycott British lamb . Peter Blackburn BRUSSELS "
+    "Germany France Paris London John Smith lives in works for the a of and , "
+    "Wash Mary Lee visited New York City said on Monday European Commission"
+).split()
+PIECES = ["##ing", "##ton", "##s", "##ed", "##er"]
+
+
+def write_vocab(path, extra=()):
+    tokens = SPECIAL_TOKENS + sorted(set(WORDS) | set(extra)) + PIECES
+    path.write_text("\n".join(tokens) + "\n")
+    return path
+
+
+def make_tokenizer(tmp_dir):
+    """A cased WordPiece tokenizer over the tiny vocab (`vocab=` works, `vocab_file=` is ignored in v5)."""
+    from transformers import BertTokenizer
+
+    vocab = write_vocab(tmp_dir / "vocab.txt")
+    return BertTokenizer(vocab=str(vocab), do_lower_case=False)
+
+
+def tiny_bert_config(vocab_size=50, hidden_size=32, num_hidden_layers=2, max_position_embeddings=64):
+    """The one tiny BERT encoder config of the tests: a few layers, two heads, random weights wherever used."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_hidden_layers,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden_size,
+        max_position_embeddings=max_position_embeddings,
+    )
+
+
+def make_encoder_dir(tmp_dir, num_hidden_layers=2, hidden_size=32, seed=0):
+    """Save a random few-layer BertModel plus its tokenizer, standing in for a pretrained encoder folder."""
+    import torch
+    from transformers import BertModel
+
+    torch.manual_seed(seed)
+    tokenizer = make_tokenizer(tmp_dir)
+    config = tiny_bert_config(len(tokenizer), hidden_size, num_hidden_layers)
+    out = tmp_dir / "tiny-bert"
+    BertModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+PROJECT_PACKAGES = ("trainer_common", "vae_trainer", "ner_trainer")
+
+
+def run_without_project(script: str, tmp_dir):
+    """Run `script` in a fresh Python where this project's packages cannot be imported, installed or not.
+
+    That is where a user loads a checkpoint with `trust_remote_code=True`: only the code saved beside the weights
+    is there. Returns the completed process.
+    """
+    import subprocess
+    import sys
+
+    prelude = (
+        "import sys\n"
+        f"for name in {PROJECT_PACKAGES!r}:\n"
+        "    sys.modules[name] = None  # as if not installed: any import of it raises ImportError\n"
+        "    try:\n"
+        "        __import__(name)\n"
+        "        raise SystemExit(name + ' is importable')\n"
+        "    except ImportError:\n"
+        "        pass\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["HF_MODULES_CACHE"] = str(tmp_dir / "modules")
+    return subprocess.run(
+        [sys.executable, "-c", prelude + script], cwd=tmp_dir, env=env, capture_output=True, text=True
+    )

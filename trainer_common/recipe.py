@@ -1,0 +1,78 @@
+"""One training run, step by step, for every task: each task fills in its own steps.
+
+parse -> set up logging and tracking -> load data -> build model -> build trainer -> train -> evaluate -> save
+results and figures -> model card (and push).
+"""
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+class Recipe:
+    """The skeleton of `run_*.py`'s training command. Subclasses implement the steps marked below.
+
+    Args:
+        args: the task's own arguments dataclass (with a `wandb_project` field).
+        training_args: a `TaskTrainingArguments` subclass.
+        callbacks: extra `TrainerCallback`s.
+    """
+
+    package: str = ""  # logger namespace of the task package, configured like transformers' own
+
+    def __init__(self, args, training_args, callbacks: list | None = None):
+        self.args, self.training_args, self.callbacks = args, training_args, callbacks
+        self.trainer = None
+
+    # --- the task's steps ---------------------------------------------------------------------------------------
+    def load_data(self) -> None:
+        raise NotImplementedError
+
+    def build_model(self):
+        raise NotImplementedError
+
+    def build_trainer(self, model):
+        raise NotImplementedError
+
+    def evaluate(self) -> dict:
+        """Final evaluation and predictions after training; returns metrics for `all_results.json`."""
+        return {}
+
+    def write_figures(self) -> dict[str, str]:
+        """Figures to write (main process only); returns `{name: png path}` for W&B."""
+        return {}
+
+    def model_card(self) -> dict:
+        """Keyword arguments of `Trainer.create_model_card`."""
+        return {}
+
+    @property
+    def trains(self) -> bool:
+        return bool(self.training_args.do_train)
+
+    # --- the run ------------------------------------------------------------------------------------------------
+    def run(self) -> dict:
+        from transformers import set_seed
+
+        from .io import write_json
+        from .tracking import finish, log_images, setup_logging, setup_wandb
+
+        setup_logging(self.training_args, self.package)
+        setup_wandb(self.training_args, self.args.wandb_project)
+        set_seed(self.training_args.seed)
+        self.load_data()
+        self.trainer = trainer = self.build_trainer(self.build_model())
+
+        results = {}
+        if self.trains:
+            train_result = trainer.train(resume_from_checkpoint=self.training_args.resume_from_checkpoint)
+            trainer.save_model()  # model, its code for trust_remote_code, and the tokenizer
+            trainer.save_state()
+            trainer.log_metrics("train", train_result.metrics)
+            results.update(train_result.metrics)
+        results.update(self.evaluate())
+        if trainer.is_world_process_zero():
+            write_json(f"{self.training_args.output_dir}/all_results.json", results)
+            log_images(trainer, self.write_figures())
+        finish(trainer, **self.model_card())
+        return results
