@@ -6,7 +6,8 @@ Imports only transformers, so that it loads through `trust_remote_code=True` whe
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
-SUPPORTED_HEADS = ("linear",)
+SUPPORTED_HEADS = ("linear", "crf")
+LABEL_SCHEMES = ("iob2", "bioes", "bios", "iob1", "none")
 
 
 class BertTaggerConfig(PreTrainedConfig):
@@ -34,7 +35,15 @@ class BertTaggerConfig(PreTrainedConfig):
             `hidden_dropout_prob` (0.1 when the encoder's config has no such field).
         head (`str`, *optional*, defaults to `"linear"`):
             Classification head over the encoder's output. `"linear"`: an independent softmax over the tags at each
-            token, trained with cross-entropy.
+            token, trained with cross-entropy. `"crf"`: the same scores as emissions of a linear-chain CRF over each
+            sentence's words (first sub-tokens), trained with its negative log-likelihood and decoded with Viterbi.
+            Its start, end and transition scores are parameters (saved in `model.safetensors`).
+        label_scheme (`str`, *optional*, defaults to `"iob2"`):
+            Tag scheme of `id2label`: `"iob2"`, `"bioes"`, `"bios"`, `"iob1"`, or `"none"` for tags without chunk
+            prefixes. The CRF's transition constraints come from it.
+        constrain_transitions (`bool`, *optional*, defaults to `True`):
+            With the CRF head, forbid the transitions the label scheme cannot have (`O -> I-X` in IOB2, ...), at
+            training and decoding alike. Ignored for the linear head and the `"none"` scheme.
 
     Example:
 
@@ -52,8 +61,14 @@ class BertTaggerConfig(PreTrainedConfig):
     encoder: PreTrainedConfig | dict | None = None
     classifier_dropout: float | int | None = None
     head: str = "linear"
+    label_scheme: str = "iob2"
+    constrain_transitions: bool = True
 
     def __post_init__(self, **kwargs):
+        if self.label_scheme not in LABEL_SCHEMES:
+            raise ValueError(
+                f"BertTaggerConfig.label_scheme must be one of {LABEL_SCHEMES}, got {self.label_scheme!r}"
+            )
         if self.head not in SUPPORTED_HEADS:
             raise ValueError(f"BertTaggerConfig.head must be one of {SUPPORTED_HEADS}, got {self.head!r}")
         if self.classifier_dropout is not None and not 0 <= self.classifier_dropout < 1:
@@ -88,4 +103,4 @@ class BertTaggerConfig(PreTrainedConfig):
         return self.encoder
 
 
-__all__ = ["SUPPORTED_HEADS", "BertTaggerConfig"]
+__all__ = ["SUPPORTED_HEADS", "LABEL_SCHEMES", "BertTaggerConfig"]

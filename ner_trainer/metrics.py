@@ -14,6 +14,7 @@ from transformers import EvalPrediction
 from trainer_common.errors import InputError
 
 from .data import WordAlignment
+from .tagging import convert
 
 
 def _check_tags(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> None:
@@ -34,15 +35,45 @@ def _report(true_tags, pred_tags, strict: bool, **kwargs):
         return classification_report(true_tags, pred_tags, zero_division=0, **mode, **kwargs)
 
 
+def _in_iob2(tag_lists, scheme: str) -> list[list[str]]:
+    """Tags of any chunk scheme rewritten in IOB2 through their spans (read as conlleval reads them)."""
+    return [list(tags) for tags in tag_lists] if scheme == "iob2" else [convert(t, scheme, "iob2") for t in tag_lists]
+
+
+def compute_label_metrics(true_tags, pred_tags) -> dict[str, float]:
+    """For tags without chunks (scheme "none"): word accuracy, macro precision/recall/F1 over the labels (`f1` is
+    the macro F1), and each label's `LABEL_precision`, `LABEL_recall`, `LABEL_f1`, `LABEL_number`."""
+    true = [tag for tags in true_tags for tag in tags]
+    pred = [tag for tags in pred_tags for tag in tags]
+    metrics = {"accuracy": sum(t == p for t, p in zip(true, pred)) / len(true)}
+    per_label = []
+    for label in sorted(set(true) | set(pred)):
+        hits = sum(t == p == label for t, p in zip(true, pred))
+        gold, found = true.count(label), pred.count(label)
+        precision, recall = hits / found if found else 0.0, hits / gold if gold else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        metrics.update({f"{label}_precision": precision, f"{label}_recall": recall, f"{label}_f1": f1})
+        metrics[f"{label}_number"] = float(gold)
+        per_label.append((precision, recall, f1))
+    for name, values in zip(("precision", "recall", "f1"), zip(*per_label)):
+        metrics[name] = sum(values) / len(values)
+    return metrics
+
+
 def compute_ner_metrics(
-    true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]], strict: bool = False
+    true_tags: Sequence[Sequence[str]],
+    pred_tags: Sequence[Sequence[str]],
+    strict: bool = False,
+    scheme: str = "iob2",
 ) -> dict[str, float]:
     """Entity-level micro precision/recall/F1, word accuracy, and the same per entity type.
 
     Args:
-        true_tags, pred_tags: one list of IOB tags per sentence (`"O"`, `"B-PER"`, `"I-PER"`, ...).
+        true_tags, pred_tags: one list of tags per sentence (`"O"`, `"B-PER"`, `"I-PER"`, ...) in `scheme`.
         strict: `False` scores entities as conlleval does (a stray `I-PER` starts an entity); `True` only counts
             entities that are well formed in IOB2 (seqeval `mode="strict", scheme=IOB2`).
+        scheme: the tags' scheme. Entities are compared as spans, so the scores of any chunk scheme compare with
+            IOB2's; "none" gives `compute_label_metrics` instead.
 
     Returns:
         Flat floats, so the Trainer can log them: `precision`, `recall`, `f1`, `accuracy`, and for every entity
@@ -50,6 +81,9 @@ def compute_ner_metrics(
         `TYPE_number` (its number of gold entities). A score whose denominator is 0 is 0.
     """
     _check_tags(true_tags, pred_tags)
+    if scheme == "none":
+        return compute_label_metrics(true_tags, pred_tags)
+    true_tags, pred_tags = _in_iob2(true_tags, scheme), _in_iob2(pred_tags, scheme)
     report = _report(true_tags, pred_tags, strict, output_dict=True)
     micro = report.get("micro avg", {})
     metrics = {
@@ -69,10 +103,22 @@ def compute_ner_metrics(
 
 
 def classification_report_text(
-    true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]], strict: bool = False
+    true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]], strict: bool = False, scheme: str = "iob2"
 ) -> str:
-    """seqeval's per-type precision/recall/F1/support table with 4 digits, to save next to the metrics."""
+    """seqeval's per-type precision/recall/F1/support table with 4 digits, to save next to the metrics (for scheme
+    "none", one line per label)."""
     _check_tags(true_tags, pred_tags)
+    if scheme == "none":
+        metrics = compute_label_metrics(true_tags, pred_tags)
+        labels = sorted(key[: -len("_number")] for key in metrics if key.endswith("_number"))
+        rows = [f"{'label':>12} precision    recall  f1-score   support"]
+        for label in labels + ["macro avg"]:
+            key = "" if label == "macro avg" else f"{label}_"
+            number = metrics.get(f"{key}number", sum(metrics[f"{lab}_number"] for lab in labels))
+            p, r, f = (metrics[f"{key}{name}"] for name in ("precision", "recall", "f1"))
+            rows.append(f"{label:>12} {p:9.4f} {r:9.4f} {f:9.4f} {int(number):9d}")
+        return "\n".join(rows) + f"\n\naccuracy {metrics['accuracy']:.4f}\n"
+    true_tags, pred_tags = _in_iob2(true_tags, scheme), _in_iob2(pred_tags, scheme)
     if all(name.endswith(" avg") for name in _report(true_tags, pred_tags, strict, output_dict=True)):
         return "No entities in the gold or the predicted tags.\n"  # seqeval's table fails without rows
     return _report(true_tags, pred_tags, strict, digits=4)
@@ -96,6 +142,7 @@ def build_compute_metrics(
     gold_tags: Sequence[Sequence[str]],
     alignment: WordAlignment,
     strict: bool = False,
+    scheme: str = "iob2",
 ) -> Callable[[EvalPrediction], dict[str, float]]:
     """A Trainer `compute_metrics` that scores the eval set's sentences word by word against their gold tags.
 
@@ -107,7 +154,7 @@ def build_compute_metrics(
         id2label: tag of each class index (`model.config.id2label`).
         gold_tags: the eval set's word-level tags, one list per sentence.
         alignment: the eval feature rows' `WordAlignment`, in the eval dataset's row order.
-        strict: see `compute_ner_metrics`.
+        strict, scheme: see `compute_ner_metrics`.
 
     Use with `preprocess_logits_for_metrics=predicted_tag_ids`, or let the Trainer pass the full logits.
     """
@@ -125,7 +172,7 @@ def build_compute_metrics(
         if unknown:
             raise ValueError(f"predicted ids {unknown} are not in id2label {dict(id2label)}")
         pred_tags = [[id2label[i] for i in ids] for ids in words]
-        return compute_ner_metrics(gold_tags, pred_tags, strict=strict)
+        return compute_ner_metrics(gold_tags, pred_tags, strict=strict, scheme=scheme)
 
     return compute_metrics
 

@@ -25,6 +25,9 @@ from transformers.modeling_outputs import TokenClassifierOutput
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_bert_tagger import BertTaggerConfig
+from .crf import NEG_INF, LinearChainCRF
+from .tagging import CHUNK_SCHEMES, allowed_transitions
+from .word_chains import WordChains, default_word_mask, sentence_starts
 
 # The encoder fine-tuned by default (cased: capitalisation is a strong entity cue).
 DEFAULT_ENCODER = "google-bert/bert-base-cased"
@@ -41,7 +44,7 @@ class BertTaggerPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        """Classifier: normal(0, encoder's initializer_range) weights, zero bias.
+        """Classifier: normal(0, encoder's initializer_range) weights, zero bias. CRF: zero scores.
 
         `initialize_weights` hands the encoder's modules to the encoder's own `_init_weights`, and the `init`
         functions skip weights that were loaded, so this never clobbers pretrained values.
@@ -50,6 +53,18 @@ class BertTaggerPreTrainedModel(PreTrainedModel):
             init.normal_(module.weight, mean=0.0, std=getattr(self.config.encoder, "initializer_range", 0.02))
             if module.bias is not None:
                 init.zeros_(module.bias)
+        elif isinstance(module, LinearChainCRF):  # no preference between tags until training finds one
+            for param in (module.start_transitions, module.end_transitions, module.transitions):
+                init.zeros_(param)
+            # the constraint buffers are not in the checkpoint: rebuild them from the config whenever weights load
+            for name, allowed in zip(("start_penalty", "transition_penalty", "end_penalty"), _allowed(self.config)):
+                buffer = getattr(module, name)
+                penalty = torch.zeros(buffer.shape, dtype=buffer.dtype, device=buffer.device)
+                if allowed is not None:
+                    penalty = torch.where(torch.as_tensor(allowed, device=buffer.device), 0.0, NEG_INF).to(
+                        buffer.dtype
+                    )
+                init.copy_(buffer, penalty)
 
 
 class BertTagger(BertTaggerPreTrainedModel):
@@ -72,6 +87,9 @@ class BertTagger(BertTaggerPreTrainedModel):
             dropout = getattr(config.encoder, "hidden_dropout_prob", 0.1)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(config.encoder.hidden_size, config.num_labels)
+        self.crf = LinearChainCRF(config.num_labels) if config.head == "crf" else None
+        if self.crf is not None:
+            self.crf.set_constraints(*_allowed(config))
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -110,6 +128,7 @@ class BertTagger(BertTaggerPreTrainedModel):
         num_items_in_batch = kwargs.pop("num_items_in_batch", None)
         if token_type_ids is not None and self._encoder_takes_token_type_ids:
             kwargs["token_type_ids"] = token_type_ids
+        row_mask = attention_mask  # None for packed rows: the CRF reads sentence boundaries from position_ids
         if position_ids is not None:
             kwargs["position_ids"] = position_ids
             if attention_mask is None:
@@ -118,6 +137,17 @@ class BertTagger(BertTaggerPreTrainedModel):
             input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, return_dict=True, **kwargs
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        if self.crf is not None:
+            chains = self._word_chains(logits, word_mask, labels, position_ids, row_mask)
+            loss = None if labels is None else self._crf_loss(logits, labels, chains, num_items_in_batch)
+            if not self.training:
+                logits = self._path_logits(logits, chains)
+            return TokenClassifierOutput(
+                loss=loss,
+                logits=logits,
+                hidden_states=getattr(outputs, "hidden_states", None),
+                attentions=getattr(outputs, "attentions", None),
+            )
 
         loss = None
         if labels is not None:
@@ -136,15 +166,55 @@ class BertTagger(BertTaggerPreTrainedModel):
             attentions=getattr(outputs, "attentions", None),
         )
 
-    def decode(self, logits: torch.Tensor, word_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """The predicted tag id of every token: the argmax of the classifier's scores."""
-        return logits.argmax(-1)
+    def decode(
+        self,
+        emissions: torch.Tensor,
+        word_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The predicted tag id of every token, from the classifier's scores (`emissions`, `[batch, seq, tags]`).
+
+        Linear head: the argmax at each token. CRF head: batched Viterbi over each sentence's words (the tokens of
+        `word_mask`; sentences as in `forward`), and every later sub-token of a word takes its word's tag; -100
+        before a sentence's first word. Outside training `forward` returns logits whose argmax is this decoding.
+        """
+        if self.crf is None:
+            return emissions.argmax(-1)
+        chains = self._word_chains(emissions, word_mask, None, position_ids, attention_mask)
+        tags, _ = self.crf.viterbi_decode(chains.gather(emissions), chains.mask)
+        return chains.scatter(tags, torch.full(emissions.shape[:2], -100, device=emissions.device))
+
+    def _word_chains(self, emissions, word_mask, labels, position_ids, attention_mask) -> WordChains:
+        """Each sentence's words as one chain. Without a `word_mask`: the labelled tokens when there are labels
+        (first sub-tokens), else every sub-token between the special tokens (as `pipeline` calls the model)."""
+        shape, device = emissions.shape[:2], emissions.device
+        if word_mask is None:
+            word_mask = labels.ne(-100) if labels is not None else default_word_mask(attention_mask, shape, device)
+        return WordChains.build(word_mask, sentence_starts(position_ids, attention_mask, shape, device))
+
+    def _crf_loss(self, emissions, labels, chains: WordChains, num_items_in_batch) -> torch.Tensor:
+        """Summed negative log-likelihood of the sentences, over the labelled words of the whole batch."""
+        tags = chains.gather(labels.to(emissions.device)).clamp(min=0)
+        nll = self.crf(chains.gather(emissions), tags, chains.mask, reduction="sum")
+        count = chains.mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
+        return nll / count
+
+    def _path_logits(self, emissions, chains: WordChains) -> torch.Tensor:
+        """Per-token scores whose argmax is the Viterbi path: log(best path through the tag / best path) from the
+        CRF's max-marginals, 0 on the Viterbi tag and below it elsewhere (ties broken towards the Viterbi tag).
+        Later sub-tokens carry their word's scores, so `pipeline` reads Viterbi tags with any aggregation."""
+        word_emissions = chains.gather(emissions)
+        tags, best = self.crf.viterbi_decode(word_emissions, chains.mask, pad_tag=0)
+        scores = self.crf.max_marginals(word_emissions, chains.mask) - best[:, None, None]
+        scores = scores.clamp(max=-1e-4).scatter(-1, tags.unsqueeze(-1), 0.0)
+        return chains.scatter(scores, emissions.float())
 
     def parameter_groups(self) -> dict[str, set[str]]:
-        """Parameter names by part, for per-part learning rates: `encoder` and `classifier`."""
-        groups = {"encoder": set(), "classifier": set()}
+        """Parameter names by part, for per-part learning rates: `encoder`, `classifier` and `crf`."""
+        groups = {"encoder": set(), "classifier": set(), "crf": set()}
         for name, _ in self.named_parameters():
-            groups["encoder" if name.startswith("encoder.") else "classifier"].add(name)
+            groups[name.split(".")[0] if name.startswith(("encoder.", "crf.")) else "classifier"].add(name)
         return groups
 
     def _packed_attention_mask(self, position_ids: torch.Tensor):
@@ -168,6 +238,8 @@ class BertTagger(BertTaggerPreTrainedModel):
         id2label: Mapping[int, str] | Sequence[str],
         classifier_dropout: float | None = None,
         head: str = "linear",
+        label_scheme: str = "iob2",
+        constrain_transitions: bool = True,
         **from_pretrained_kwargs,
     ) -> "BertTagger":
         r"""
@@ -180,7 +252,7 @@ class BertTagger(BertTaggerPreTrainedModel):
         Args:
             model_name_or_path: Hub id or folder of the pretrained encoder (base model or any model built on one).
             id2label: tags in class-index order, as a list or an `{index: tag}` map.
-            classifier_dropout, head: see [`BertTaggerConfig`].
+            classifier_dropout, head, label_scheme, constrain_transitions: see [`BertTaggerConfig`].
             from_pretrained_kwargs: passed to `AutoModel.from_pretrained` (`revision`, `cache_dir`,
                 `attn_implementation`, `dtype`, ...).
         """
@@ -205,6 +277,8 @@ class BertTagger(BertTaggerPreTrainedModel):
             id2label=dict(id2label),
             classifier_dropout=classifier_dropout,
             head=head,
+            label_scheme=label_scheme,
+            constrain_transitions=constrain_transitions,
         )
         model = cls(config)
         result = model.encoder.load_state_dict(encoder.state_dict(), strict=False)
@@ -215,6 +289,13 @@ class BertTagger(BertTaggerPreTrainedModel):
                 f"missing {result.missing_keys}, unexpected {unexpected}"
             )
         return model.to(encoder.dtype)  # the dtype asked for with `dtype=`, float32 by default
+
+
+def _allowed(config: BertTaggerConfig) -> tuple:
+    """The CRF's allowed starts, transitions and ends for the config's labels and scheme; Nones when unconstrained."""
+    if not config.constrain_transitions or config.label_scheme not in CHUNK_SCHEMES:
+        return None, None, None
+    return allowed_transitions([config.id2label[i] for i in range(config.num_labels)], config.label_scheme)
 
 
 def _build_encoder(config: PreTrainedConfig) -> PreTrainedModel:

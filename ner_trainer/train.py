@@ -21,7 +21,24 @@ class NERArguments:
         default=DEFAULT_ENCODER,
         metadata={"help": "Pretrained encoder (Hub id or folder) to fine-tune, or a saved BertTagger to continue."},
     )
-    head: str = field(default="linear", metadata={"help": "Classification head: 'linear'."})
+    head: str = field(
+        default="linear",
+        metadata={
+            "help": "Classification head: 'linear' (softmax per token) or 'crf' (linear-chain CRF over words).",
+            "choices": ["linear", "crf"],
+        },
+    )
+    label_scheme: str = field(
+        default="iob2",
+        metadata={
+            "help": "Tag scheme the model learns and predicts; input files are converted to it on reading.",
+            "choices": ["iob2", "bioes", "iobes", "bios", "none"],
+        },
+    )
+    constrain_transitions: bool = field(
+        default=True,
+        metadata={"help": "CRF: forbid the label scheme's impossible transitions (O -> I-X, ...), in training too."},
+    )
     classifier_dropout: float | None = field(
         default=None, metadata={"help": "Dropout before the classifier (default: the encoder's hidden dropout)."}
     )
@@ -39,8 +56,12 @@ class NERArguments:
     )
     label_column: int = field(default=-1, metadata={"help": "Tag column of CoNLL files (default: the last)."})
     tag_scheme: str = field(
-        default="iob2",
-        metadata={"help": "Tag scheme of the files; 'iob1' is converted to IOB2.", "choices": ["iob2", "iob1"]},
+        default="auto",
+        metadata={
+            "help": "Tag scheme of the input files: 'auto' detects it per file; a file that breaks a declared scheme "
+            "is an error naming the file and line.",
+            "choices": ["auto", "iob1", "iob2", "bio", "bioes", "iobes", "bios", "none"],
+        },
     )
     max_seq_length: int = field(
         default=128,
@@ -55,6 +76,18 @@ class NERArguments:
     max_predict_samples: int | None = field(default=None, metadata={"help": "Use only the first N test sentences."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model code from the checkpoint."})
     wandb_project: str = field(default="bert-ner", metadata={"help": "W&B project when --report_to wandb."})
+
+    def __post_init__(self):
+        from .tagging import normalize_scheme
+
+        self.tag_scheme = normalize_scheme(self.tag_scheme, allow_auto=True)
+        self.label_scheme = normalize_scheme(self.label_scheme)
+        if self.head == "crf" and self.label_all_tokens:
+            raise InputError("--label_all_tokens does not apply to --head crf: the CRF reads one tag per word")
+        if self.classifier_dropout is not None and not 0 <= self.classifier_dropout < 1:
+            raise InputError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}")
+        if self.max_seq_length < 2:
+            raise InputError(f"--max_seq_length must be at least 2, got {self.max_seq_length}")
 
 
 @dataclass
@@ -73,6 +106,10 @@ class NERTrainingArguments(TaskTrainingArguments):
         default=None,
         metadata={"help": "Learning rate of the classification head (default: --learning_rate, like the encoder)."},
     )
+    crf_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "Learning rate of the CRF's transition scores (default: --classifier_learning_rate)."},
+    )
     padding_free: bool = field(
         default=True,
         metadata={
@@ -89,13 +126,14 @@ def load_sentences(args: NERArguments) -> tuple[dict, list[str] | None]:
     files = {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}
     if any(files.values()):
         splits = {
-            name: read_file(path, label_column=args.label_column, tag_scheme=args.tag_scheme)
+            name: read_file(path, args.label_column, tag_scheme=args.tag_scheme, label_scheme=args.label_scheme)
             for name, path in files.items()
             if path
         }
         label_list = None
     else:
-        splits, label_list = load_hub_dataset(args.dataset_name or DEFAULT_HUB_DATASET, args.dataset_config_name)
+        name = args.dataset_name or DEFAULT_HUB_DATASET
+        splits, label_list = load_hub_dataset(name, args.dataset_config_name, args.tag_scheme, args.label_scheme)
     limits = {"train": args.max_train_samples, "validation": args.max_eval_samples, "test": args.max_predict_samples}
     return {name: sents[: limits.get(name)] for name, sents in splits.items()}, label_list
 
@@ -127,8 +165,9 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
             raise InputError(f"{args.model_name_or_path} is an encoder, not a tagger: give a --train_file to train it")
         try:
             model = BertTagger.from_encoder(
-                args.model_name_or_path, label_list, classifier_dropout=args.classifier_dropout, head=args.head
-            )
+                args.model_name_or_path, label_list, classifier_dropout=args.classifier_dropout, head=args.head,
+                label_scheme=args.label_scheme, constrain_transitions=args.constrain_transitions,
+            )  # fmt: skip
         except ValueError as err:  # an incomplete encoder checkpoint, or a tagger where an encoder was expected
             raise InputError(str(err)) from err
         encoder_type = config.model_type
@@ -191,7 +230,7 @@ class NERRecipe(Recipe):
                 "--do_train needs training data: give --train_file or a --dataset_name with a train split"
             )
         if self.label_list is None and self.splits.get("train"):
-            self.label_list = build_label_list(self.splits["train"])
+            self.label_list = build_label_list(self.splits["train"], self.args.label_scheme)
 
     def build_model(self):
         from .data import check_labels, max_window_length
@@ -244,7 +283,7 @@ class NERRecipe(Recipe):
         compute_metrics = None
         if validation is not None:
             compute_metrics = build_compute_metrics(
-                self.id2label, validation.gold_tags, validation.alignment, strict=self.args.strict
+                self.id2label, validation.gold_tags, validation.alignment, self.args.strict, self.args.label_scheme
             )
         return NERTrainer(
             model=model,
@@ -266,6 +305,7 @@ class NERRecipe(Recipe):
         from .metrics import classification_report_text, compute_ner_metrics
 
         trainer, out, strict = self.trainer, self.training_args.output_dir, self.args.strict
+        scheme = self.args.label_scheme
         results = {f"{name}_windows": split.stats["windows"] for name, split in self.encoded.items()}
         if self.validation is not None:
             metrics = trainer.evaluate()
@@ -276,13 +316,17 @@ class NERRecipe(Recipe):
             return results
         predicted = test.word_predictions(trainer, self.id2label)
         if trainer.is_world_process_zero():
-            write_conll_predictions(f"{out}/test_predictions.txt", test.sentences, predicted)
+            write_conll_predictions(f"{out}/test_predictions.txt", test.sentences, predicted, scheme)
         if test.has_tags:
-            metrics = {f"test_{k}": v for k, v in compute_ner_metrics(test.gold_tags, predicted, strict).items()}
+            metrics = {
+                f"test_{k}": v for k, v in compute_ner_metrics(test.gold_tags, predicted, strict, scheme).items()
+            }
             trainer.log_metrics("test", metrics)
             results.update(metrics)
             if trainer.is_world_process_zero():
-                write_text(f"{out}/test_report.txt", classification_report_text(test.gold_tags, predicted, strict))
+                write_text(
+                    f"{out}/test_report.txt", classification_report_text(test.gold_tags, predicted, strict, scheme)
+                )
         return results
 
     def write_figures(self) -> dict[str, str]:

@@ -29,10 +29,9 @@ class NERTrainer(MultiLossTrainer):
 
     def create_optimizer(self, model=None):
         model = self.model if model is None else model
-        part_lrs = {
-            "classifier": getattr(self.args, "classifier_learning_rate", None),
-            "crf": getattr(self.args, "crf_learning_rate", None),
-        }
+        classifier_lr = getattr(self.args, "classifier_learning_rate", None)
+        crf_lr = getattr(self.args, "crf_learning_rate", None)
+        part_lrs = {"classifier": classifier_lr, "crf": crf_lr if crf_lr is not None else classifier_lr}
         if self.optimizer is None and any(lr is not None for lr in part_lrs.values()):
             decay = set(self.get_decay_parameter_names(model))
             groups = {}

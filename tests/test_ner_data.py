@@ -13,7 +13,6 @@ from ner_trainer.data import (
     check_labels,
     encode_sentences,
     hub_label_list,
-    iob1_to_iob2,
     pack_rows,
     read_conll,
     read_file,
@@ -24,6 +23,7 @@ from ner_trainer.data import (
     word_windows,
     words_from_predictions,
 )
+from ner_trainer.tagging import convert
 from trainer_common.errors import InputError
 
 CONLL = """-DOCSTART- -X- -X- O
@@ -76,9 +76,10 @@ def test_read_conll_label_column_and_untagged(tmp_path):
         ("EU NNP B-ORG\n\nPeter NNP B-PER extra\n", {}, "bad.txt:3: expected 3 columns"),
         ("EU NNP B-ORG\n", {"label_column": 5}, "bad.txt:1: label_column=5"),
         ("EU NNP B-ORG\n", {"label_column": 0}, "bad.txt:1: label_column=0"),
-        ("EU B-ORG\nrejects E-PER\n", {}, "bad.txt:2: bad tag 'E-PER'"),
-        ("EU NNP B-ORG\n", {"label_column": 1}, "bad.txt:1: bad tag 'NNP'"),
-        ("EU B-ORG\n", {"tag_scheme": "bioes"}, "tag_scheme"),
+        ("EU B-ORG\nrejects E-PER\n", {"tag_scheme": "iob2"}, "bad.txt:2: tag 'E-PER' cannot stand there in iob2"),
+        ("EU NNP B-ORG\n", {"label_column": 1}, "bad.txt: tags in scheme 'none' cannot be learnt as 'iob2'"),
+        ("EU B-ORG\n", {"tag_scheme": "bioes"}, "bad.txt:1: tag 'B-ORG' cannot stand there in bioes"),
+        ("Peter I-PER\n", {"tag_scheme": "iob2"}, r"bad.txt:1: .* \(an IOB1 file\? use --tag_scheme iob1 or auto\)"),
     ],
 )
 def test_read_conll_errors_name_file_and_line(tmp_path, text, kwargs, message):
@@ -107,8 +108,8 @@ def test_read_conll_missing_and_non_utf8(tmp_path):
     ],
 )
 def test_iob1_to_iob2(iob1, iob2):
-    assert iob1_to_iob2(iob1) == iob2
-    assert iob1_to_iob2(iob2) == iob2  # IOB2 input is left alone
+    assert convert(iob1, "iob1", "iob2") == iob2
+    assert convert(iob2, "iob1", "iob2") == iob2  # IOB2 input is left alone
 
 
 def test_read_conll_iob1(tmp_path):
@@ -172,7 +173,7 @@ def test_read_cluener_nested_span_keeps_outer(tmp_path, caplog):
         ({"text": "叶老桂", "label": {"name": ["叶老桂"]}}, "bad.jsonl:2: 'label' must look like"),
         ({"tokens": ["EU", "rejects"], "ner_tags": ["B-ORG"]}, "bad.jsonl:2: 2 tokens but 1 ner_tags"),
         ({"tokens": ["EU"], "ner_tags": [3]}, "bad.jsonl:2: 'ner_tags' must be a list of tag strings"),
-        ({"tokens": ["EU"], "ner_tags": ["S-ORG"]}, "bad.jsonl:2: bad tag 'S-ORG'"),
+        ({"tokens": ["EU"], "ner_tags": ["B ORG"]}, "bad.jsonl:2: bad tag 'B ORG'"),
         ({"words": ["EU"]}, "bad.jsonl:2: expected an object with 'tokens'"),
         ([1, 2], "bad.jsonl:2: expected an object"),
     ],

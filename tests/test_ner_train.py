@@ -13,6 +13,7 @@ import torch
 from helpers import make_encoder_dir
 from PIL import Image
 
+from ner_trainer import tagging
 from ner_trainer.train import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -396,7 +397,10 @@ def test_iob1_files_are_trained_as_iob2(data, tmp_path):
     id2label = json.loads((out / "config.json").read_text())["id2label"]
     assert sorted(id2label.values()) == sorted(LABELS)  # B- tags for every type, though ORG/MISC had only I- tags
     blocks = read_blocks(out / "test_predictions.txt")
-    assert [[row[1] for row in block] for block in blocks] == iob2
+    # written back in the file's own scheme, so that conlleval reads it as it reads the gold file
+    assert [[row[1] for row in block] for block in blocks] == [[tag for _, tag in s] for s in iob1]
+    assert all(tagging.first_violation([row[2] for row in block], "iob1") is None for block in blocks)
+    assert tagging.convert([row[1] for row in blocks[2]], "iob1", "iob2") == iob2[2]
     assert results["test_PER_number"] == 3.0 and results["test_LOC_number"] == 2.0
 
 

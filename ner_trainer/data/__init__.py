@@ -22,19 +22,21 @@ from .encoding import (
 from .hub import DEFAULT_HUB_DATASET, hub_label_list, load_hub_dataset, sentences_from_hf
 from .json_records import read_json
 from .samplers import shuffled_length_grouped_indices
-from .sentence import IGNORE_INDEX, Sentence, build_label_list, check_labels, check_tag, iob1_to_iob2
+from .sentence import IGNORE_INDEX, Sentence, apply_tag_scheme, build_label_list, check_labels, check_tag
 
 
-def read_file(path: str | os.PathLike, label_column: int = -1, tag_scheme: str = "iob2") -> list[Sentence]:
-    """Read `.json`/`.jsonl` with `read_json`, anything else as CoNLL with `read_conll`."""
+def read_file(
+    path: str | os.PathLike, label_column: int = -1, tag_scheme: str = "auto", label_scheme: str = "iob2"
+) -> list[Sentence]:
+    """Read `.json`/`.jsonl` with `read_json`, anything else as CoNLL with `read_conll`; tags in `label_scheme`."""
     if Path(path).suffix.lower() in (".json", ".jsonl"):
-        return read_json(path, tag_scheme=tag_scheme)
-    return read_conll(path, label_column=label_column, tag_scheme=tag_scheme)
+        return read_json(path, tag_scheme=tag_scheme, label_scheme=label_scheme)
+    return read_conll(path, label_column=label_column, tag_scheme=tag_scheme, label_scheme=label_scheme)
 
 
 __all__ = [
     "DEFAULT_HUB_DATASET", "DOCSTART", "IGNORE_INDEX", "PaddingFreeCollator", "Sentence", "WordAlignment",
-    "build_label_list", "check_labels", "check_tag", "encode_sentences", "hub_label_list", "iob1_to_iob2",
+    "build_label_list", "check_labels", "check_tag", "encode_sentences", "hub_label_list", "apply_tag_scheme",
     "load_hub_dataset", "max_window_length", "pack_rows", "read_conll", "read_file", "read_json", "scatter_to_words",
     "sentences_from_hf", "shuffled_length_grouped_indices", "to_dataset", "word_windows", "words_from_predictions",
     "WordMaskCollator", "write_conll_predictions",

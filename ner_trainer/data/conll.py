@@ -4,19 +4,21 @@ import os
 
 from trainer_common.errors import InputError
 
-from .sentence import Sentence, check_tag, iob1_to_iob2, read_utf8
+from .. import tagging
+from .sentence import Sentence, apply_tag_scheme, check_tag, read_utf8
 
 DOCSTART = "-DOCSTART-"
 
 
-def read_conll(path: str | os.PathLike, label_column: int = -1, tag_scheme: str = "iob2") -> list[Sentence]:
+def read_conll(
+    path: str | os.PathLike, label_column: int = -1, tag_scheme: str = "auto", label_scheme: str = "iob2"
+) -> list[Sentence]:
     """Read a CoNLL-style file: one word per line, whitespace-separated columns, blank lines between sentences.
 
     The tag is in column `label_column` (default: the last). A file with a single column is untagged.
-    `-DOCSTART-` lines are skipped. `tag_scheme="iob1"` converts the tags to IOB2.
+    `-DOCSTART-` lines are skipped. The tags, in `tag_scheme` ("auto": detected), are rewritten in `label_scheme`
+    (`apply_tag_scheme`).
     """
-    if tag_scheme not in ("iob1", "iob2"):
-        raise InputError(f"tag_scheme must be 'iob1' or 'iob2', got {tag_scheme!r}")
     path = str(path)
     sentences: list[Sentence] = []
     tokens: list[str] = []
@@ -28,8 +30,6 @@ def read_conll(path: str | os.PathLike, label_column: int = -1, tag_scheme: str 
     def flush():
         if tokens:
             sentence_tags = None if tag_index is None else list(tags)
-            if sentence_tags is not None and tag_scheme == "iob1":
-                sentence_tags = iob1_to_iob2(sentence_tags)
             sentences.append(Sentence(list(tokens), sentence_tags, path, start, one_word_per_line=True))
         tokens.clear()
         tags.clear()
@@ -63,16 +63,25 @@ def read_conll(path: str | os.PathLike, label_column: int = -1, tag_scheme: str 
             check_tag(columns[tag_index], f"{path}:{line_number}")
             tags.append(columns[tag_index])
     flush()
+    apply_tag_scheme(sentences, tag_scheme, label_scheme)
     return sentences
 
 
-def write_conll_predictions(path: str | os.PathLike, sentences: list[Sentence], predicted: list[list[str]]) -> None:
-    """`token gold predicted` per line (`token predicted` for untagged input), a blank line after each sentence."""
+def write_conll_predictions(
+    path: str | os.PathLike, sentences: list[Sentence], predicted: list[list[str]], label_scheme: str = "iob2"
+) -> None:
+    """`token gold predicted` per line (`token predicted` for untagged input), a blank line after each sentence.
+
+    Both columns are in the input file's scheme (predictions are converted from `label_scheme`), so that conlleval
+    scores the file as it would the gold data.
+    """
     from trainer_common.io import write_text
 
     lines = []
     for sentence, tags in zip(sentences, predicted):
-        gold = sentence.tags if sentence.tags is not None else [None] * len(tags)
+        scheme = sentence.file_scheme or label_scheme
+        tags = tagging.convert(tags, label_scheme, scheme) if scheme != label_scheme else tags
+        gold = sentence.file_tags or sentence.tags or [None] * len(tags)
         lines.extend(
             " ".join(x for x in (word, g, p) if x is not None) for word, g, p in zip(sentence.tokens, gold, tags)
         )

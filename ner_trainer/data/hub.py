@@ -2,7 +2,7 @@
 
 from trainer_common.errors import InputError
 
-from .sentence import Sentence, build_label_list, check_tag
+from .sentence import Sentence, apply_tag_scheme, build_label_list, check_tag
 
 DEFAULT_HUB_DATASET = "eriktks/conll2003"
 
@@ -58,18 +58,20 @@ def sentences_from_hf(split, source: str) -> list[Sentence]:
     return sentences
 
 
-def load_hub_dataset(name: str = DEFAULT_HUB_DATASET, config: str | None = None):
-    """Load a Hub NER dataset with `datasets.load_dataset`.
+def load_hub_dataset(
+    name: str = DEFAULT_HUB_DATASET, config: str | None = None, tag_scheme: str = "auto", label_scheme: str = "iob2"
+):
+    """Load a Hub NER dataset with `datasets.load_dataset`, its tags rewritten in `label_scheme`.
 
-    Returns `(splits, label_list)`: `splits` maps split names to Sentence lists; `label_list` comes from the
-    `ner_tags` ClassLabel (so ids keep the dataset's order), or is built from the train split for string tags.
+    Returns `(splits, label_list)`: `splits` maps split names to Sentence lists; `label_list` is the `ner_tags`
+    ClassLabel's names (so ids keep the dataset's order) when the dataset is already in `label_scheme`, else built
+    from the train split.
     """
     from datasets import load_dataset
 
     dataset = load_dataset(name, config) if config else load_dataset(name)
     splits = {split: sentences_from_hf(dataset[split], f"{name}[{split}]") for split in dataset}
-    if _class_label_names(next(iter(dataset.values()))) is not None:
-        label_list = hub_label_list(dataset)
-    else:
-        label_list = build_label_list(splits.get("train") or [s for part in splits.values() for s in part])
-    return splits, label_list
+    schemes = {split: apply_tag_scheme(sentences, tag_scheme, label_scheme) for split, sentences in splits.items()}
+    if _class_label_names(next(iter(dataset.values()))) is not None and set(schemes.values()) == {label_scheme}:
+        return splits, hub_label_list(dataset)
+    return splits, build_label_list(splits.get("train") or [s for part in splits.values() for s in part], label_scheme)

@@ -7,7 +7,7 @@ import re
 from trainer_common.errors import InputError
 
 from .cluener import cluener_record
-from .sentence import Sentence, check_tag, iob1_to_iob2, read_utf8
+from .sentence import Sentence, apply_tag_scheme, check_tag, read_utf8
 
 
 def _json_records(text: str, path: str):
@@ -43,7 +43,7 @@ def _json_records(text: str, path: str):
         raise InputError(f"{path}: not valid JSON: extra data after the closing ']'")
 
 
-def _tokens_record(record: dict, where: str, path: str, line: int, tag_scheme: str) -> Sentence:
+def _tokens_record(record: dict, where: str, path: str, line: int) -> Sentence:
     tokens = record["tokens"]
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         raise InputError(f"{where}: 'tokens' must be a list of strings")
@@ -55,27 +55,23 @@ def _tokens_record(record: dict, where: str, path: str, line: int, tag_scheme: s
             raise InputError(f"{where}: {len(tokens)} tokens but {len(tags)} ner_tags")
         for tag in tags:
             check_tag(tag, where)
-        if tag_scheme == "iob1":
-            tags = iob1_to_iob2(tags)
     return Sentence(tokens, tags, path, line)
 
 
-def read_json(path: str | os.PathLike, tag_scheme: str = "iob2") -> list[Sentence]:
+def read_json(path: str | os.PathLike, tag_scheme: str = "auto", label_scheme: str = "iob2") -> list[Sentence]:
     """Read JSON lines or a JSON list of records.
 
     Two record formats: `{"tokens": [...], "ner_tags": ["B-PER", ...]}` (ner_tags optional), and CLUENER's
     `{"text": "...", "label": {type: {entity: [[start, end_inclusive], ...]}}}` (label optional), which becomes
-    one word per character. `tag_scheme="iob1"` converts `ner_tags` to IOB2.
+    one word per character. The tags, in `tag_scheme` ("auto": detected), are rewritten in `label_scheme`.
     """
-    if tag_scheme not in ("iob1", "iob2"):
-        raise InputError(f"tag_scheme must be 'iob1' or 'iob2', got {tag_scheme!r}")
     path = str(path)
     sentences = []
     for line, record in _json_records(read_utf8(path), path):
         where = f"{path}:{line}"
         is_object = isinstance(record, dict)
         if is_object and "tokens" in record:
-            sentences.append(_tokens_record(record, where, path, line, tag_scheme))
+            sentences.append(_tokens_record(record, where, path, line))
         elif is_object and isinstance(record.get("text"), str):
             sentences.append(cluener_record(record, where, path, line))
         else:
@@ -84,4 +80,5 @@ def read_json(path: str | os.PathLike, tag_scheme: str = "iob2") -> list[Sentenc
                 f"{where}: expected an object with 'tokens' (+ optional 'ner_tags') or CLUENER's 'text' string "
                 f"(+ optional 'label'), found {found}"
             )
+    apply_tag_scheme(sentences, tag_scheme, label_scheme)
     return sentences
