@@ -82,3 +82,21 @@ def run_without_project(script: str, tmp_dir):
     return subprocess.run(
         [sys.executable, "-c", prelude + script], cwd=tmp_dir, env=env, capture_output=True, text=True
     )
+
+
+def assert_same_loss_and_gradients(model, padded: dict, packed: dict, **tolerance):
+    """The packed batch gives the padded batch's loss and every parameter's gradient; returns both outputs and the
+    padded batch's gradients."""
+    import torch
+
+    model.zero_grad()
+    out = model(**padded)
+    out.loss.backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    packed_out = model(**packed)
+    packed_out.loss.backward()
+    torch.testing.assert_close(packed_out.loss, out.loss)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name], msg=name, **tolerance)
+    return out, packed_out, expected

@@ -1,7 +1,7 @@
 """The CRF head inside `BertTagger`: word chains, packed rows, decoding on every loading path, and a run end to end."""
 
 import torch
-from helpers import make_tokenizer, run_without_project, tiny_bert_config
+from helpers import assert_same_loss_and_gradients, make_tokenizer, run_without_project, tiny_bert_config
 from test_ner_train import base_args, make_sentences, read_blocks, write_conll
 
 from ner_trainer import tagging
@@ -63,15 +63,7 @@ def test_packed_and_padded_batches_give_the_same_crf_loss_and_gradients(tiny_tok
     padded, packed = collator(features), PaddingFreeCollator(collator)(features)
     assert packed["input_ids"].shape[0] < padded["input_ids"].shape[0]
     model.crf.set_constraints(None, None, None)  # random tags break the scheme; the loss must still match
-    out = model(**padded)
-    out.loss.backward()
-    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
-    model.zero_grad()
-    packed_out = model(**packed)
-    packed_out.loss.backward()
-    torch.testing.assert_close(packed_out.loss, out.loss)
-    for name, p in model.named_parameters():
-        torch.testing.assert_close(p.grad, expected[name], msg=name, rtol=1e-4, atol=1e-5)
+    _, _, expected = assert_same_loss_and_gradients(model, padded, packed, rtol=1e-4, atol=1e-5)
     assert expected["crf.transitions"].abs().sum() > 0
 
 

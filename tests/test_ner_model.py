@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 import torch
-from helpers import make_tokenizer, run_without_project, tiny_bert_config
+from helpers import assert_same_loss_and_gradients, make_tokenizer, run_without_project, tiny_bert_config
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import (
@@ -195,15 +195,7 @@ def test_packed_rows_give_the_padded_batch_logits_loss_and_gradients(tiny_tokeni
     padded, packed = collator(features), PaddingFreeCollator(collator)(features)
     assert packed["input_ids"].shape == (4, 9)  # 9 | 7+2 | 5+4 | 3: four rows instead of six
 
-    out = model(**padded)
-    out.loss.backward()
-    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
-    model.zero_grad()
-    packed_out = model(**packed)
-    packed_out.loss.backward()
-    torch.testing.assert_close(packed_out.loss, out.loss)
-    for name, p in model.named_parameters():
-        torch.testing.assert_close(p.grad, expected[name], msg=name)
+    out, packed_out, _ = assert_same_loss_and_gradients(model, padded, packed)
     # every real token's logits, row by row
     real = padded["labels"] != -100
     torch.testing.assert_close(
