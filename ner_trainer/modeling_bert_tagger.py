@@ -25,7 +25,7 @@ from transformers.modeling_outputs import TokenClassifierOutput
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_bert_tagger import BertTaggerConfig
-from .crf import NEG_INF, LinearChainCRF
+from .crf import LinearChainCRF
 from .tagging import CHUNK_SCHEMES, allowed_transitions
 from .word_chains import WordChains, default_word_mask, sentence_starts
 
@@ -57,14 +57,7 @@ class BertTaggerPreTrainedModel(PreTrainedModel):
             for param in (module.start_transitions, module.end_transitions, module.transitions):
                 init.zeros_(param)
             # the constraint buffers are not in the checkpoint: rebuild them from the config whenever weights load
-            for name, allowed in zip(("start_penalty", "transition_penalty", "end_penalty"), _allowed(self.config)):
-                buffer = getattr(module, name)
-                penalty = torch.zeros(buffer.shape, dtype=buffer.dtype, device=buffer.device)
-                if allowed is not None:
-                    penalty = torch.where(torch.as_tensor(allowed, device=buffer.device), 0.0, NEG_INF).to(
-                        buffer.dtype
-                    )
-                init.copy_(buffer, penalty)
+            module.set_constraints(*_allowed(self.config))
 
 
 class BertTagger(BertTaggerPreTrainedModel):
@@ -87,9 +80,7 @@ class BertTagger(BertTaggerPreTrainedModel):
             dropout = getattr(config.encoder, "hidden_dropout_prob", 0.1)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(config.encoder.hidden_size, config.num_labels)
-        self.crf = LinearChainCRF(config.num_labels) if config.head == "crf" else None
-        if self.crf is not None:
-            self.crf.set_constraints(*_allowed(config))
+        self.crf = LinearChainCRF(config.num_labels) if config.head == "crf" else None  # constrained in _init_weights
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Module:
@@ -137,20 +128,14 @@ class BertTagger(BertTaggerPreTrainedModel):
             input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, return_dict=True, **kwargs
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        loss = None
         if self.crf is not None:
             chains = self._word_chains(logits, word_mask, labels, position_ids, row_mask)
-            loss = None if labels is None else self._crf_loss(logits, labels, chains, num_items_in_batch)
+            if labels is not None:
+                loss = self._crf_loss(logits, labels, chains, num_items_in_batch)
             if not self.training:
                 logits = self._path_logits(logits, chains)
-            return TokenClassifierOutput(
-                loss=loss,
-                logits=logits,
-                hidden_states=getattr(outputs, "hidden_states", None),
-                attentions=getattr(outputs, "attentions", None),
-            )
-
-        loss = None
-        if labels is not None:
+        elif labels is not None:
             labels = labels.to(logits.device)
             loss = nn.functional.cross_entropy(
                 logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, reduction="sum"

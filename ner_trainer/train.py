@@ -333,11 +333,9 @@ class NERRecipe(Recipe):
         from .plots import write_training_curves
 
         log_history = self.trainer.state.log_history
-        return (
-            {"training_curves": write_training_curves(log_history, self.training_args.output_dir)}
-            if log_history
-            else {}
-        )
+        if not log_history:
+            return {}
+        return {"training_curves": write_training_curves(log_history, self.training_args.output_dir)}
 
     def model_card(self) -> dict:
         args = self.args

@@ -1,5 +1,6 @@
 """The CRF head inside `BertTagger`: word chains, packed rows, decoding on every loading path, and a run end to end."""
 
+import pytest
 import torch
 from helpers import assert_same_loss_and_gradients, make_tokenizer, run_without_project, tiny_bert_config
 from test_ner_train import base_args, make_sentences, read_blocks, write_conll
@@ -158,7 +159,7 @@ with torch.no_grad():
 
 
 def test_crf_bioes_run_end_to_end_writes_iob2_predictions(tmp_path):
-    from conlleval import evaluate as conlleval_evaluate  # noqa: F401  (the oracle must be importable)
+    import conlleval
     from helpers import make_encoder_dir
 
     from ner_trainer.train import main
@@ -177,4 +178,7 @@ def test_crf_bioes_run_end_to_end_writes_iob2_predictions(tmp_path):
     blocks = read_blocks(out / "test_predictions.txt")
     predicted = {row[2][:2] for block in blocks for row in block}
     assert predicted <= {"O", "B-", "I-"}, "predictions are written in the input's scheme (IOB2), not BIOES"
-    assert 0.0 <= results["test_f1"] <= 1.0
+    # the conlleval port scores the written file exactly as we scored the predictions
+    lines = (out / "test_predictions.txt").read_text().split("\n")
+    conlleval_f1 = conlleval.evaluate(lines)["overall"]["chunks"]["evals"]["f1"]
+    assert conlleval_f1 == pytest.approx(results["test_f1"], abs=1e-12)
