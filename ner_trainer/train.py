@@ -1,122 +1,14 @@
-"""Fine-tune a `BertTagger` with `Trainer`: arguments, data, training, evaluation, test predictions, figures."""
+"""Fine-tune a `BertTagger` with `Trainer`: data, model, training, evaluation, test predictions, figures."""
 
 import logging
 import os
-from dataclasses import dataclass, field
 
 from trainer_common.errors import InputError
 from trainer_common.recipe import Recipe
-from trainer_common.training_args import TaskTrainingArguments
 
-from .modeling_bert_tagger import DEFAULT_ENCODER
+from .arguments import NERArguments, NERTrainingArguments
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class NERArguments:
-    """Model and data arguments of `run_ner.py`."""
-
-    model_name_or_path: str = field(
-        default=DEFAULT_ENCODER,
-        metadata={"help": "Pretrained encoder (Hub id or folder) to fine-tune, or a saved BertTagger to continue."},
-    )
-    head: str = field(
-        default="linear",
-        metadata={
-            "help": "Classification head: 'linear' (softmax per token) or 'crf' (linear-chain CRF over words).",
-            "choices": ["linear", "crf"],
-        },
-    )
-    label_scheme: str = field(
-        default="iob2",
-        metadata={
-            "help": "Tag scheme the model learns and predicts; input files are converted to it on reading.",
-            "choices": ["iob2", "bioes", "iobes", "bios", "none"],
-        },
-    )
-    constrain_transitions: bool = field(
-        default=True,
-        metadata={"help": "CRF: forbid the label scheme's impossible transitions (O -> I-X, ...), in training too."},
-    )
-    classifier_dropout: float | None = field(
-        default=None, metadata={"help": "Dropout before the classifier (default: the encoder's hidden dropout)."}
-    )
-    dataset_name: str | None = field(
-        default=None,
-        metadata={
-            "help": "Hub dataset with tokens/ner_tags columns. Default when no file is given: eriktks/conll2003."
-        },
-    )
-    dataset_config_name: str | None = field(default=None, metadata={"help": "Config name of --dataset_name."})
-    train_file: str | None = field(default=None, metadata={"help": "CoNLL column file, or JSON/JSONL (.json/.jsonl)."})
-    validation_file: str | None = field(default=None, metadata={"help": "Same formats as --train_file."})
-    test_file: str | None = field(
-        default=None, metadata={"help": "Same formats; a file without tags is predicted, not scored."}
-    )
-    label_column: int = field(default=-1, metadata={"help": "Tag column of CoNLL files (default: the last)."})
-    tag_scheme: str = field(
-        default="auto",
-        metadata={
-            "help": "Tag scheme of the input files: 'auto' detects it per file; a file that breaks a declared scheme "
-            "is an error naming the file and line.",
-            "choices": ["auto", "iob1", "iob2", "bio", "bioes", "iobes", "bios", "none"],
-        },
-    )
-    max_seq_length: int = field(
-        default=128,
-        metadata={"help": "Tokens per window. Longer sentences are split into windows; no word is ever dropped."},
-    )
-    label_all_tokens: bool = field(
-        default=False, metadata={"help": "Train on every sub-token of a word, not only the first (metrics unchanged)."}
-    )
-    strict: bool = field(default=False, metadata={"help": "Score entities in seqeval's strict IOB2 mode."})
-    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N train sentences."})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N validation sentences."})
-    max_predict_samples: int | None = field(default=None, metadata={"help": "Use only the first N test sentences."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Allow model code from the checkpoint."})
-    wandb_project: str = field(default="bert-ner", metadata={"help": "W&B project when --report_to wandb."})
-
-    def __post_init__(self):
-        from .tagging import normalize_scheme
-
-        self.tag_scheme = normalize_scheme(self.tag_scheme, allow_auto=True)
-        self.label_scheme = normalize_scheme(self.label_scheme)
-        if self.head == "crf" and self.label_all_tokens:
-            raise InputError("--label_all_tokens does not apply to --head crf: the CRF reads one tag per word")
-        if self.classifier_dropout is not None and not 0 <= self.classifier_dropout < 1:
-            raise InputError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}")
-        if self.max_seq_length < 2:
-            raise InputError(f"--max_seq_length must be at least 2, got {self.max_seq_length}")
-
-
-@dataclass
-class NERTrainingArguments(TaskTrainingArguments):
-    """`TrainingArguments` with token-classification defaults; padding-free training batches."""
-
-    output_dir: str | None = field(default="runs/ner", metadata={"help": "Where the model and outputs go."})
-    do_predict: bool = field(default=True, metadata={"help": "Predict (and score, if tagged) the test split."})
-    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate."})
-    per_device_train_batch_size: int = field(default=32, metadata={"help": "Training batch size per device."})
-    per_device_eval_batch_size: int = field(default=64, metadata={"help": "Evaluation batch size per device."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "Number of training epochs."})
-    warmup_steps: float = field(default=0.1, metadata={"help": "Warm-up steps; below 1, a fraction of all steps."})
-    logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
-    classifier_learning_rate: float | None = field(
-        default=None,
-        metadata={"help": "Learning rate of the classification head (default: --learning_rate, like the encoder)."},
-    )
-    crf_learning_rate: float | None = field(
-        default=None,
-        metadata={"help": "Learning rate of the CRF's transition scores (default: --classifier_learning_rate)."},
-    )
-    padding_free: bool = field(
-        default=True,
-        metadata={
-            "help": "Pack each training batch's sentences end to end, attention kept within each sentence: the same "
-            "batches and loss as padded ones on about 2.6x fewer tokens (CoNLL). --no_padding_free pads instead."
-        },
-    )
 
 
 def load_sentences(args: NERArguments) -> tuple[dict, list[str] | None]:

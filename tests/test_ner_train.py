@@ -515,7 +515,8 @@ def test_cli_errors(cli_errors, case):
 def test_training_batches_are_packed_and_evaluation_batches_are_not(data, tmp_path, padding_free):
     from transformers import TrainerCallback
 
-    from ner_trainer.train import NERArguments, NERTrainingArguments, train
+    from ner_trainer.arguments import NERArguments, NERTrainingArguments
+    from ner_trainer.train import train
 
     seen = {}
 
