@@ -1,6 +1,10 @@
-"""Helpers shared by the test files: tiny tokenizers and BERT encoders, and a process without this project."""
+"""Helpers shared by the test files: tiny tokenizers and BERT encoders, a process without this project, MNIST files."""
 
+import gzip
 import os
+from pathlib import Path
+
+import numpy as np
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # Whole words, plus "##" pieces so that some words split into several sub-tokens
@@ -100,3 +104,29 @@ def assert_same_loss_and_gradients(model, padded: dict, packed: dict, **toleranc
     for name, p in model.named_parameters():
         torch.testing.assert_close(p.grad, expected[name], msg=name, **tolerance)
     return out, packed_out, expected
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    magic = 0x00000803 if array.ndim == 3 else 0x00000801
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_mnist(directory: Path, n_train=256, n_test=64, gz=True, dot_spelling=False, seed=0) -> Path:
+    """Synthetic 28x28 'digits': bright horizontal or vertical bars, learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 2, n)
+        images = np.zeros((n, 28, 28), dtype=np.uint8)
+        for image, label, pos in zip(images, labels, rng.integers(4, 24, n)):
+            if label:
+                image[:, pos - 2 : pos + 2] = 255
+            else:
+                image[pos - 2 : pos + 2, :] = 255
+        for kind, array, ndim in (("images", images, 3), ("labels", labels, 1)):
+            sep = "." if dot_spelling else "-"
+            name = f"{prefix}-{kind}{sep}idx{ndim}-ubyte" + (".gz" if gz else "")
+            data = idx_bytes(array)
+            (directory / name).write_bytes(gzip.compress(data) if gz else data)
+    return directory

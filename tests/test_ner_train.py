@@ -402,6 +402,7 @@ def test_iob1_files_are_trained_as_iob2(data, tmp_path):
     assert all(tagging.first_violation([row[2] for row in block], "iob1") is None for block in blocks)
     assert tagging.convert([row[1] for row in blocks[2]], "iob1", "iob2") == iob2[2]
     import conlleval  # the F1 of the IOB1 file must be ours
+
     lines = (out / "test_predictions.txt").read_text().split("\n")
     conlleval_f1 = conlleval.evaluate(lines)["overall"]["chunks"]["evals"]["f1"]
     assert conlleval_f1 == pytest.approx(results["test_f1"], abs=1e-12)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import run_without_project
+from helpers import run_without_project, write_mnist
 from PIL import Image
 
 from trainer_common.errors import InputError
@@ -18,32 +18,6 @@ from vae_trainer import VAEConfig, VAEModel
 from vae_trainer.data import find_idx_file, load_idx_split, read_idx
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    magic = 0x00000803 if array.ndim == 3 else 0x00000801
-    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def write_mnist(directory: Path, n_train=256, n_test=64, gz=True, dot_spelling=False, seed=0) -> Path:
-    """Synthetic 28x28 'digits': bright horizontal or vertical bars, learnable in a few steps."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        labels = rng.integers(0, 2, n)
-        images = np.zeros((n, 28, 28), dtype=np.uint8)
-        for image, label, pos in zip(images, labels, rng.integers(4, 24, n)):
-            if label:
-                image[:, pos - 2 : pos + 2] = 255
-            else:
-                image[pos - 2 : pos + 2, :] = 255
-        for kind, array, ndim in (("images", images, 3), ("labels", labels, 1)):
-            sep = "." if dot_spelling else "-"
-            name = f"{prefix}-{kind}{sep}idx{ndim}-ubyte" + (".gz" if gz else "")
-            data = idx_bytes(array)
-            (directory / name).write_bytes(gzip.compress(data) if gz else data)
-    return directory
 
 
 # ---- model and loss -------------------------------------------------------------------------------------------

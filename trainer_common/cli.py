@@ -4,7 +4,7 @@ import importlib
 import os
 import sys
 
-from .errors import InputError
+from .errors import InputError, Interrupted
 
 
 def run_cli(commands: dict[str, str], default: str, argv: list[str] | None = None) -> int:
@@ -20,6 +20,9 @@ def run_cli(commands: dict[str, str], default: str, argv: list[str] | None = Non
     function = getattr(importlib.import_module(module_name), function_name)
     try:
         status = function(argv)
+    except (Interrupted, KeyboardInterrupt) as err:
+        print(f"stopped: {err}" if str(err) else "stopped: interrupted", file=sys.stderr)
+        return 130
     except InputError as err:
         if os.environ.get("TOOLKIT_DEBUG"):
             raise

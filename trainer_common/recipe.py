@@ -19,6 +19,8 @@ class Recipe:
     """
 
     package: str = ""  # logger namespace of the task package, configured like transformers' own
+    # options naming files or folders the run reads, which --overwrite_output_dir must never delete
+    input_options = ("model_name_or_path", "data_dir", "train_file", "validation_file", "test_file")
 
     def __init__(self, args, training_args, callbacks: list | None = None):
         self.args, self.training_args, self.callbacks = args, training_args, callbacks
@@ -54,10 +56,22 @@ class Recipe:
     def run(self) -> dict:
         from transformers import set_seed
 
+        from .errors import Interrupted
+        from .interrupt import StopOnSignal
         from .io import write_json
+        from .output_dir import check_output_dir, clear_output_dir, resolve_resume
         from .tracking import finish, log_images, setup_logging, setup_wandb
 
+        training_args, resume = self.training_args, None
+        if training_args.do_train:  # before anything is read or written; every process decides alike
+            inputs = {name: getattr(self.args, name, None) for name in self.input_options}
+            check_output_dir(training_args, inputs)
+            resume = resolve_resume(training_args.output_dir, training_args.resume_from_checkpoint)
         setup_logging(self.training_args, self.package)
+        if training_args.do_train and training_args.overwrite_output_dir:
+            with training_args.main_process_first(local=False, desc="clearing output_dir"):
+                if training_args.process_index == 0:
+                    clear_output_dir(training_args.output_dir)
         setup_wandb(self.training_args, self.args.wandb_project)
         set_seed(self.training_args.seed)
         self.load_data()
@@ -65,7 +79,15 @@ class Recipe:
 
         results = {}
         if self.trains:
-            train_result = trainer.train(resume_from_checkpoint=self.training_args.resume_from_checkpoint)
+            stop = StopOnSignal()
+            trainer.add_callback(stop)
+            with stop.installed():
+                train_result = trainer.train(resume_from_checkpoint=resume)
+            if stop.received:  # a checkpoint of the last step is saved; the run is not finished, so no model
+                raise Interrupted(
+                    f"{stop.received} at step {trainer.state.global_step}: checkpoint saved in "
+                    f"{training_args.output_dir}; continue with --resume_from_checkpoint true"
+                )
             trainer.save_model()  # model, its code for trust_remote_code, and the tokenizer
             trainer.save_state()
             trainer.log_metrics("train", train_result.metrics)

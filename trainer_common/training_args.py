@@ -18,3 +18,11 @@ class TaskTrainingArguments(TrainingArguments):
     eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate during training."})
     save_strategy: str = field(default="epoch", metadata={"help": "When to save a checkpoint."})
     save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints to keep."})
+    # transformers 5 dropped this flag; here it means: remove the previous run in output_dir before training
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Train into an output_dir that holds a previous run, removing that run's files first. Without "
+            "it (or --resume_from_checkpoint), such a folder is refused."
+        },
+    )

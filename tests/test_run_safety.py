@@ -1,0 +1,152 @@
+"""A finished run is never overwritten unasked; Ctrl-C saves a complete checkpoint; resuming gives the same model."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import write_mnist
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+from trainer_common.args import parse_args
+from trainer_common.cli import run_cli
+from trainer_common.errors import InputError, Interrupted
+from trainer_common.output_dir import resolve_resume
+from vae_trainer.train import VAEArguments, VAETrainingArguments, train
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS_PER_EPOCH = 4  # 64 images in batches of 16
+
+
+def vae_args(data: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "--data_dir", str(data), "--output_dir", str(out), "--num_train_epochs", "2",
+        "--per_device_train_batch_size", "16", "--max_train_samples", "64", "--max_eval_samples", "16",
+        "--hidden_dim", "16", "--latent_dim", "2", "--logging_steps", "1", "--learning_rate", "0.01",
+        "--disable_tqdm", "true", "--report_to", "none", "--num_samples", "2", *extra,
+    ]  # fmt: skip
+
+
+def run(argv: list[str], callbacks=None) -> dict:
+    args, training_args = parse_args((VAEArguments, VAETrainingArguments), argv)
+    return train(args, training_args, callbacks=callbacks)
+
+
+def weights(out: Path) -> dict:
+    return load_file(str(out / "model.safetensors"))
+
+
+class SignalAtStep(TrainerCallback):
+    """Sends this process `signum` at the end of step `step`, as a user pressing Ctrl-C then would."""
+
+    def __init__(self, step: int, signum=signal.SIGINT):
+        self.step, self.signum = step, signum
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            os.kill(os.getpid(), self.signum)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_mnist(tmp_path_factory.mktemp("mnist"), n_train=64, n_test=16)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole") / "run"
+    run(vae_args(data, out))
+    return weights(out)
+
+
+def test_a_finished_run_is_refused_then_replaced_only_when_asked(data, tmp_path):
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    model = (out / "model.safetensors").read_bytes()
+    (out / "stale_predictions.txt").write_text("from the first run\n")
+    with pytest.raises(InputError, match="holds a previous run .*--overwrite_output_dir.*--resume_from_checkpoint"):
+        run(vae_args(data, out, "--learning_rate", "0.02"))
+    assert (out / "model.safetensors").read_bytes() == model and (out / "stale_predictions.txt").exists()
+
+    run(vae_args(data, out, "--learning_rate", "0.02", "--overwrite_output_dir", "true"))
+    assert not (out / "stale_predictions.txt").exists()  # nothing of the old run stays beside the new model
+    assert (out / "model.safetensors").read_bytes() != model
+
+
+def test_overwrite_never_deletes_what_the_run_reads(data, tmp_path):
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    inside = out / "mnist"
+    inside.mkdir()
+    for file in data.iterdir():
+        (inside / file.name).write_bytes(file.read_bytes())
+    with pytest.raises(InputError, match="would delete --data_dir"):
+        run(vae_args(inside, out, "--overwrite_output_dir", "true"))
+    assert (inside / "train-images-idx3-ubyte.gz").exists()
+    with pytest.raises(InputError, match="would delete the checkpoint"):
+        run(vae_args(data, out, "--overwrite_output_dir", "true", "--resume_from_checkpoint", "true"))
+
+
+@pytest.mark.parametrize("step", [1, STEPS_PER_EPOCH - 1, STEPS_PER_EPOCH, STEPS_PER_EPOCH + 2])
+def test_a_signal_saves_a_checkpoint_and_resuming_gives_the_uninterrupted_model(data, tmp_path, uninterrupted, step):
+    out = tmp_path / "run"
+    signum = signal.SIGTERM if step == 1 else signal.SIGINT
+    with pytest.raises(Interrupted, match=f"at step {step}: .*--resume_from_checkpoint true"):
+        run(vae_args(data, out), callbacks=[SignalAtStep(step, signum)])
+    assert (out / f"checkpoint-{step}" / "trainer_state.json").is_file()
+    assert not (out / "model.safetensors").exists()  # an unfinished run does not look like a finished one
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+    with pytest.raises(InputError, match="holds a previous run"):
+        run(vae_args(data, out))
+    run(vae_args(data, out, "--resume_from_checkpoint", "true"))
+    resumed = weights(out)
+    assert resumed.keys() == uninterrupted.keys()
+    for name, value in uninterrupted.items():
+        torch.testing.assert_close(resumed[name], value, rtol=0, atol=1e-6)
+
+
+def test_resume_true_skips_a_checkpoint_cut_off_while_saving(data, tmp_path, uninterrupted, caplog):
+    out = tmp_path / "run"
+    with pytest.raises(Interrupted):
+        run(vae_args(data, out), callbacks=[SignalAtStep(3)])
+    half = out / "checkpoint-5"  # as a kill during the save of step 5 leaves it: weights, no trainer state
+    half.mkdir()
+    (half / "model.safetensors").write_bytes((out / "checkpoint-3" / "model.safetensors").read_bytes())
+    assert resolve_resume(str(out), "true") == str(out / "checkpoint-3")
+    assert "skipping" in caplog.text and "checkpoint-5" in caplog.text
+    with pytest.raises(InputError, match="incomplete checkpoint"):
+        resolve_resume(str(out), str(half))
+    with pytest.raises(InputError, match="no complete checkpoint"):
+        resolve_resume(str(tmp_path / "empty"), "true")
+    run(vae_args(data, out, "--resume_from_checkpoint", "true"))
+    torch.testing.assert_close(weights(out), uninterrupted, rtol=0, atol=1e-6)
+
+
+def test_cli_reports_an_interruption_in_one_line(capsys):
+    def stops(argv):
+        raise Interrupted("SIGINT at step 7: checkpoint saved in runs/x; continue with --resume_from_checkpoint true")
+
+    def aborts(argv):
+        raise KeyboardInterrupt
+
+    for function, expected in ((stops, "stopped: SIGINT at step 7"), (aborts, "stopped: interrupted")):
+        sys.modules[__name__].command = function
+        assert run_cli({"go": f"{__name__}:command"}, default="go", argv=[]) == 130
+        err = capsys.readouterr().err
+        assert err.startswith(expected) and err.count("\n") == 1
+
+
+def test_refusal_is_one_error_line_from_the_script(data, tmp_path):
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    proc = subprocess.run(
+        [sys.executable, "run_vae.py", *vae_args(data, out)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --output_dir") and "--overwrite_output_dir" in proc.stderr
+    assert "Traceback" not in proc.stderr
