@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+    from trainer_common.loading import load_checked
+
     try:  # registers our BertTagger with the Auto classes
         import ner_trainer  # noqa: F401
     except ImportError:
@@ -229,11 +231,12 @@ def main(argv: list[str] | None = None) -> None:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda was asked for, but no CUDA device is available")
+    # any token classifier loads, but only whole: a plain encoder would get a random classifier
+    model = load_checked(AutoModelForTokenClassification, args.model, trust_remote_code=args.trust_remote_code)
     try:
         tokenizer = AutoTokenizer.from_pretrained(args.model)
-        model = AutoModelForTokenClassification.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
-    except Exception as err:  # noqa: BLE001 (any load failure: missing folder, bad config, corrupt weights)
-        raise InputError(f"could not load model from {args.model}: {type(err).__name__}: {err}") from err
+    except Exception as err:  # noqa: BLE001 (a missing or unreadable tokenizer file)
+        raise InputError(f"could not load the tokenizer of {args.model}: {type(err).__name__}: {err}") from err
     model.to(device).eval()
     results = predict_texts(model, tokenizer, texts, batch_size=args.batch_size, max_seq_length=args.max_seq_length)
     write_jsonl(results, args.output_file)

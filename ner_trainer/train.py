@@ -34,6 +34,8 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
     """A saved BertTagger as it is, or a new one around the pretrained encoder; and the matching tokenizer."""
     from transformers import AutoConfig, AutoTokenizer
 
+    from trainer_common.loading import load_checked
+
     from .modeling_bert_tagger import BertTagger
 
     try:
@@ -46,7 +48,7 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
             f"--model_name_or_path {args.model_name_or_path}: not a folder, and not loadable from the Hub ({err})"
         ) from err
     if config.model_type == "bert_tagger":
-        model = BertTagger.from_pretrained(args.model_name_or_path)
+        model = load_checked(BertTagger, args.model_name_or_path, (config.model_type,))
         saved = [model.config.id2label[i] for i in range(model.config.num_labels)]
         if label_list is not None and set(label_list) - set(saved):
             unknown = sorted(set(label_list) - set(saved))

@@ -18,14 +18,12 @@ def main(argv: list[str] | None = None) -> None:
 
     from transformers import AutoModel
 
-    from . import VAEModel  # registers the Auto classes
+    from trainer_common.loading import load_checked
+
+    from . import VAEConfig  # registers the Auto classes
     from .plots import write_samples
 
-    try:
-        model = AutoModel.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
-    except Exception as err:  # a missing folder, bad config or corrupt weights all surface differently
-        raise InputError(f"could not load a VAE from {args.model}: {err}") from err
-    if not isinstance(model, VAEModel) and type(model).__name__ != "VAEModel":
-        raise InputError(f"{args.model} holds a {type(model).__name__}, not a VAE")
+    model_type = (VAEConfig.model_type,)
+    model = load_checked(AutoModel, args.model, model_type, trust_remote_code=args.trust_remote_code)
     path = write_samples(model.eval(), args.num_samples, args.output, args.seed)
     print(f"wrote {args.num_samples} samples to {path} and {args.output}/samples/")

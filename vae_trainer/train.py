@@ -64,7 +64,9 @@ def build_model(args: VAEArguments):
     from .modeling_vae import VAEModel
 
     if args.model_name_or_path:
-        return VAEModel.from_pretrained(args.model_name_or_path)
+        from trainer_common.loading import load_checked
+
+        return load_checked(VAEModel, args.model_name_or_path, (VAEConfig.model_type,))
     config = VAEConfig(
         hidden_dim=args.hidden_dim,
         latent_dim=args.latent_dim,
