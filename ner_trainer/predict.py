@@ -2,8 +2,8 @@
 
 Text is split into words (`split_words`), encoded with the same windowing as training (`encode_sentences`), so
 long texts are never truncated, and run in length-sorted batches padded only to each batch's longest window.
-Output is one JSON object per input text: its words, their IOB2 tags, and the decoded entities with character
-offsets and scores.
+Output is one JSON object per input text: its words, their tags (in the model's label scheme), and the entities
+with character offsets and scores.
 """
 
 import argparse
@@ -16,6 +16,7 @@ from pathlib import Path
 from trainer_common.errors import InputError
 
 from .data import Sentence, WordAlignment, encode_sentences, max_window_length
+from .tagging import TagSchemeError, check_tag, get_spans
 
 # CJK ideographs (the ranges BERT's tokenizer treats as one-character words): each is a word of its own.
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ceaf\U0002f800-\U0002fa1f"
@@ -34,29 +35,44 @@ def split_words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 
-def tags_to_entities(
-    text: str, offsets: list[tuple[int, int]], tags: list[str], scores: list[float]
-) -> list[dict[str, object]]:
-    """Decode IOB2 word tags into entities with character offsets in `text`.
+def entity_scheme(config) -> str:
+    """The tag scheme of a model's labels: a `BertTagger`'s `label_scheme`; for any other token classifier, BIOES
+    when some label has an E- prefix, BIOS when one has S-, else IOB2."""
+    scheme = getattr(config, "label_scheme", None)
+    if scheme:
+        return scheme
+    prefixes = {str(tag).partition("-")[0] for tag in config.id2label.values()}
+    return "bioes" if "E" in prefixes else "bios" if "S" in prefixes else "iob2"
 
-    A `B-X`, or an `I-X` that does not continue an `X` entity, starts an entity; `I-X` after `X` continues it;
-    anything else (`O`, or a tag without a B-/I- prefix) ends it. An entity's score is the mean of its words' scores.
+
+def tags_to_entities(
+    text: str, offsets: list[tuple[int, int]], tags: list[str], scores: list[float], scheme: str = "iob2"
+) -> list[dict[str, object]]:
+    """Entities of the word tags, read in `scheme` as conlleval reads tags (`tagging.get_spans`: a stray I-X starts
+    an entity), with character offsets in `text` and the mean of their words' scores. A tag that `scheme` cannot
+    read (LABEL_3, E-X in IOB2) is outside any entity. With scheme "none", each run of one tag other than O is one.
     """
+    if scheme == "none":
+        runs = [i for i in range(len(tags)) if i == 0 or tags[i] != tags[i - 1]] + [len(tags)]
+        spans = [(tags[start], start, end) for start, end in zip(runs, runs[1:]) if tags[start] != "O"]
+    else:
+        spans = get_spans([tag if _readable(tag, scheme) else "O" for tag in tags], scheme)
     entities = []
-    current = None  # [type, first word, last word]
-    for i, tag in enumerate(tags + ["O"]):  # the sentinel closes an entity at the end
-        prefix, entity_type = (tag[:2], tag[2:]) if tag[:2] in ("B-", "I-") else ("O", None)
-        if current is not None and (prefix != "I-" or entity_type != current[0]):
-            kind, first, last = current
-            start, end = offsets[first][0], offsets[last][1]
-            mean_score = sum(scores[first : last + 1]) / (last + 1 - first)
-            entities.append(
-                {"text": text[start:end], "type": kind, "start": start, "end": end, "score": round(mean_score, 4)}
-            )
-            current = None
-        if prefix != "O":
-            current = [entity_type, i, i] if current is None else [entity_type, current[1], i]
+    for kind, first, end in spans:
+        start, stop = offsets[first][0], offsets[end - 1][1]
+        mean_score = sum(scores[first:end]) / (end - first)
+        entities.append(
+            {"text": text[start:stop], "type": kind, "start": start, "end": stop, "score": round(mean_score, 4)}
+        )
     return entities
+
+
+def _readable(tag: str, scheme: str) -> bool:
+    try:
+        check_tag(tag, scheme)
+    except TagSchemeError:
+        return False
+    return True
 
 
 def _pad(rows: list[list[int]], value: int):
@@ -100,6 +116,7 @@ def predict_texts(
     if tokenizer.pad_token_id is None:
         raise InputError("the tokenizer has no pad token, so windows cannot be batched")
     id2label = {int(i): tag for i, tag in model.config.id2label.items()}
+    scheme = entity_scheme(model.config)
 
     words = [split_words(text) for text in texts]
     sentences = [Sentence([w for w, _, _ in ws], None, "<text>", i + 1) for i, ws in enumerate(words)]
@@ -130,7 +147,7 @@ def predict_texts(
         tags = [id2label[int(i)] for i in ids]
         scores = [float(s) for s in scores]
         offsets = [(start, end) for _, start, end in ws]
-        entities = tags_to_entities(text, offsets, tags, scores)
+        entities = tags_to_entities(text, offsets, tags, scores, scheme)
         results.append({"text": text, "words": [w for w, _, _ in ws], "tags": tags, "entities": entities})
     return results
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 from helpers import make_encoder_dir
 
-from ner_trainer.predict import predict_texts, read_texts, split_words, tags_to_entities, write_jsonl
+from ner_trainer.predict import entity_scheme, predict_texts, read_texts, split_words, tags_to_entities, write_jsonl
 from run_ner import COMMANDS
 from trainer_common.cli import run_cli
 
@@ -80,6 +80,37 @@ def test_tags_to_entities():
     # I-X after another type starts a new entity; tags without a B-/I- prefix are outside
     mixed = tags_to_entities("a b c", [(0, 1), (2, 3), (4, 5)], ["B-PER", "I-LOC", "LABEL_3"], [1.0, 1.0, 1.0])
     assert [(e["text"], e["type"]) for e in mixed] == [("a", "PER"), ("b", "LOC")]
+
+
+def test_tags_to_entities_reads_the_models_scheme():
+    text = "Peter Blackburn visited New York and Paris"
+    offsets = [(start, end) for _, start, end in split_words(text)]
+    expected = [("Peter Blackburn", "PER"), ("New York", "LOC"), ("Paris", "LOC")]
+    for scheme, tags in (
+        ("bioes", ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O", "S-LOC"]),
+        ("bios", ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "S-LOC"]),
+        ("iob1", ["I-PER", "I-PER", "O", "I-LOC", "I-LOC", "O", "I-LOC"]),
+    ):
+        entities = tags_to_entities(text, offsets, tags, [1.0] * len(tags), scheme)
+        assert [(e["text"], e["type"]) for e in entities] == expected, scheme
+    # without chunk prefixes, each run of one tag is one span
+    runs = tags_to_entities("a b c d", [(0, 1), (2, 3), (4, 5), (6, 7)], ["NN", "NN", "O", "VB"], [1.0] * 4, "none")
+    assert [(e["text"], e["type"]) for e in runs] == [("a b", "NN"), ("d", "VB")]
+
+
+@pytest.mark.parametrize(
+    "labels, scheme",
+    [
+        (["O", "B-X", "I-X"], "iob2"),
+        (["O", "B-X", "I-X", "E-X", "S-X"], "bioes"),
+        (["O", "B-X", "I-X", "S-X"], "bios"),
+    ],
+)
+def test_entity_scheme_of_a_plain_token_classifier(labels, scheme):
+    from transformers import BertConfig
+
+    config = BertConfig(id2label=dict(enumerate(labels)))
+    assert entity_scheme(config) == scheme
 
 
 def test_predict_texts_tags_every_word_in_order(tagger):
@@ -207,7 +238,7 @@ def test_main_errors(tagger_dir, tmp_path, capsys):
     missing_model = tmp_path / "no-such-model"
     assert main(["--model", str(missing_model), "Paris"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: could not load model from {missing_model}: ")
+    assert err == f"error: {missing_model}: no such folder\n"
     assert err.count("\n") == 1
 
     missing_input = tmp_path / "missing.txt"
@@ -220,7 +251,7 @@ def test_main_errors(tagger_dir, tmp_path, capsys):
         (corrupt / item.name).write_bytes(item.read_bytes())
     (corrupt / "model.safetensors").write_bytes(b"not a checkpoint")
     assert main(["--model", str(corrupt), "Paris"]) == 2
-    assert "could not load model from" in capsys.readouterr().err
+    assert f"could not load {corrupt}: SafetensorError" in capsys.readouterr().err
 
     assert main(["--model", str(tagger_dir), "--batch_size", "0", "Paris"]) == 2
     assert "--batch_size must be at least 1" in capsys.readouterr().err
