@@ -9,9 +9,10 @@ with character offsets and scores.
 import argparse
 import inspect
 import json
-import re
 import sys
 from pathlib import Path
+
+import regex
 
 from trainer_common.errors import InputError
 
@@ -20,13 +21,15 @@ from .tagging import TagSchemeError, check_tag, get_spans
 
 # CJK ideographs (the ranges BERT's tokenizer treats as one-character words): each is a word of its own.
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ceaf\U0002f800-\U0002fa1f"
-WORD_CHAR = f"[^\\W{CJK}]"  # letters, digits, underscore; not CJK
-WORD_RE = re.compile(
-    rf"(?:[^\W\d_]\.){{2,}}"  # abbreviations with dots: U.S., e.g.
+# A word character: a letter, digit or underscore that is not CJK, or a mark (\p{M}: Devanagari and Thai vowel
+# signs, Arabic harakat, NFD accents, which `\w` does not match) or a zero-width (non-)joiner inside a word.
+WORD_CHAR = f"(?:(?![{CJK}])\\w|\\p{{M}}|\u200c|\u200d)"
+WORD_RE = regex.compile(
+    rf"(?:\p{{L}}\p{{M}}*\.){{2,}}"  # abbreviations with dots: U.S., e.g.
     rf"|\d+(?:[.,:]\d+)+"  # numbers with separators: 1,000.50, 10:30
     rf"|{WORD_CHAR}+(?:['’-]{WORD_CHAR}+)*"  # words, keeping internal hyphens and apostrophes: Jean-Paul, don't
-    rf"|[{CJK}]"  # one CJK character
-    r"|\S"  # any other character (punctuation, symbols) on its own
+    rf"|[{CJK}]\p{{M}}*"  # one CJK character
+    r"|(?!\s)\X"  # any other grapheme on its own: punctuation, a symbol, an emoji with its modifiers and ZWJ parts
 )
 
 

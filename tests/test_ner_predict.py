@@ -3,6 +3,7 @@
 import io
 import json
 import sys
+import unicodedata
 
 import pytest
 from helpers import make_encoder_dir
@@ -45,6 +46,31 @@ def tagger(tagger_dir):
     return AutoModelForTokenClassification.from_pretrained(tagger_dir).eval(), AutoTokenizer.from_pretrained(
         tagger_dir
     )
+
+
+NFD_VIETNAMESE = unicodedata.normalize("NFD", "Tiếng Việt rất đẹp.")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("नमस्ते दुनिया, मैं दिल्ली गया।", ["नमस्ते", "दुनिया", ",", "मैं", "दिल्ली", "गया", "।"]),  # Hindi: vowel signs are marks
+        ("ฉันไปกรุงเทพ แล้ว", ["ฉันไปกรุงเทพ", "แล้ว"]),  # Thai: no spaces between words; marks stay in
+        (NFD_VIETNAMESE, [unicodedata.normalize("NFD", w) for w in ("Tiếng", "Việt", "rất", "đẹp")] + ["."]),
+        ("ذَهَبَ مُحَمَّدٌ إِلَى القَاهِرَةِ.", ["ذَهَبَ", "مُحَمَّدٌ", "إِلَى", "القَاهِرَةِ", "."]),  # Arabic harakat
+        ("I ❤️ NY 👩\u200d💻 👍🏽 🇫🇷!", ["I", "❤️", "NY", "👩\u200d💻", "👍🏽", "🇫🇷", "!"]),  # emoji: one grapheme each
+        ("می\u200cخواهم بروم", ["می\u200cخواهم", "بروم"]),  # Persian: a zero-width non-joiner inside a word
+        (
+            "Nguyễn visited 北京 and दिल्ली (e.g. U.S.)",
+            ["Nguyễn", "visited", "北", "京", "and", "दिल्ली", "(", "e.g.", "U.S.", ")"],
+        ),
+    ],
+)
+def test_split_words_keeps_marks_joiners_and_emoji_in_their_words(text, words):
+    split = split_words(text)
+    assert [w for w, _, _ in split] == words
+    assert all(text[start:end] == word for word, start, end in split)
+    assert "".join(text[end:start] for (_, _, end), (_, start, _) in zip([(None, 0, 0)] + split, split)).strip() == ""
 
 
 @pytest.mark.parametrize(
