@@ -398,3 +398,27 @@ def test_padding_free_collator(tiny_tokenizer, padding_side):
         assert second[0][1:] == rows[1]["input_ids"]
         assert batch["labels"][0].tolist() == [-100] + list(range(100, 107))
     assert (batch["input_ids"] == tiny_tokenizer.pad_token_id).sum() == 2
+
+
+def test_predictions_file_stays_three_columns_for_any_token(tmp_path):
+    """Tokens with spaces (CLUENER's U+3000, a tab, a space), empty tokens and line separators stay one column,
+    and the conlleval port reads the file to the same entities."""
+    import conlleval
+
+    from ner_trainer.data import Sentence, write_conll_predictions
+    from ner_trainer.data.conll import column_token
+
+    tokens = ["New York", "\u3000", "", "a\tb", "x\u2028y", "Paris", "\r"]
+    gold = ["B-LOC", "O", "O", "B-PER", "I-PER", "B-LOC", "O"]
+    predicted = ["B-LOC", "O", "B-MISC", "B-PER", "I-PER", "O", "O"]
+    path = tmp_path / "test_predictions.txt"
+    write_conll_predictions(path, [Sentence(tokens, gold, "t.json", 1)], [predicted])
+    lines = path.read_text(encoding="utf-8").split("\n")
+    rows = [line.split() for line in lines if line]
+    assert [len(row) for row in rows] == [3] * len(tokens)
+    assert [row[0] for row in rows] == ["New␣York", "␣", "∅", "a␣b", "x␣y", "Paris", "␣"]
+    assert [row[1:] for row in rows] == [[g, p] for g, p in zip(gold, predicted)]
+    assert column_token("Jean-Paul") == "Jean-Paul"
+    counts = conlleval.evaluate(lines)["overall"]["chunks"]
+    # gold LOC, PER, LOC; predicted LOC, MISC, PER: two correct
+    assert counts["stats"] == {"gold": 3, "pred": 3, "correct": 2}

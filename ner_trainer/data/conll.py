@@ -67,10 +67,24 @@ def read_conll(
     return sentences
 
 
+SPACE_IN_TOKEN = "\u2423"  # ␣ stands for each whitespace character inside a token
+EMPTY_TOKEN = "\u2205"  # ∅ stands for an empty token
+
+
+def column_token(token: str) -> str:
+    """`token` as one whitespace-free column, so that conlleval (which splits lines with `str.split`) reads every
+    line as `token gold predicted`: each whitespace character (a space, U+3000, a tab, ...) becomes ␣, and an
+    empty token ∅."""
+    if not token:
+        return EMPTY_TOKEN
+    return "".join(SPACE_IN_TOKEN if char.isspace() else char for char in token)
+
+
 def write_conll_predictions(
     path: str | os.PathLike, sentences: list[Sentence], predicted: list[list[str]], label_scheme: str = "iob2"
 ) -> None:
-    """`token gold predicted` per line (`token predicted` for untagged input), a blank line after each sentence.
+    """`token gold predicted` per line (`token predicted` for untagged input), a blank line after each sentence;
+    tokens written by `column_token`.
 
     Both columns are in the input file's scheme (predictions are converted from `label_scheme`), so that conlleval
     scores the file as it would the gold data.
@@ -83,7 +97,8 @@ def write_conll_predictions(
         tags = tagging.convert(tags, label_scheme, scheme) if scheme != label_scheme else tags
         gold = sentence.file_tags or sentence.tags or [None] * len(tags)
         lines.extend(
-            " ".join(x for x in (word, g, p) if x is not None) for word, g, p in zip(sentence.tokens, gold, tags)
+            " ".join(x for x in (column_token(word), g, p) if x is not None)
+            for word, g, p in zip(sentence.tokens, gold, tags)
         )
         lines.append("")
     write_text(path, "\n".join(lines) + "\n")
