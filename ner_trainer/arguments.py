@@ -73,6 +73,8 @@ class NERArguments:
     wandb_project: str = field(default="bert-ner", metadata={"help": "W&B project when --report_to wandb."})
 
     def __post_init__(self):
+        from trainer_common.validation import check_range
+
         from .tagging import normalize_scheme
 
         self.tag_scheme = normalize_scheme(self.tag_scheme, allow_auto=True)
@@ -81,8 +83,9 @@ class NERArguments:
             raise InputError("--label_all_tokens does not apply to --head crf: the CRF reads one tag per word")
         if self.classifier_dropout is not None and not 0 <= self.classifier_dropout < 1:
             raise InputError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}")
-        if self.max_seq_length < 2:
-            raise InputError(f"--max_seq_length must be at least 2, got {self.max_seq_length}")
+        check_range("max_seq_length", self.max_seq_length, 2)
+        for option in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
+            check_range(option, getattr(self, option), 1)
 
 
 @dataclass
@@ -112,3 +115,10 @@ class NERTrainingArguments(TaskTrainingArguments):
             "batches and loss as padded ones on about 2.6x fewer tokens (CoNLL). --no_padding_free pads instead."
         },
     )
+
+    def __post_init__(self):
+        from trainer_common.validation import check_range
+
+        super().__post_init__()
+        for option in ("classifier_learning_rate", "crf_learning_rate"):
+            check_range(option, getattr(self, option), 0, above=True)

@@ -1,6 +1,7 @@
 """Shared utilities: config-file parsing, safe writes, curve plotting and the multi-loss Trainer."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -118,3 +119,48 @@ def test_multi_loss_trainer_averages_components(tmp_path):
     per_example = [(w * (i % 4)) ** 2 for i in range(13)]
     assert final["eval_part_a"] == pytest.approx(sum(per_example) / 13, rel=1e-3)
     assert final["eval_part_b"] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--num_samples", "0"], "--num_samples must be at least 1, got 0"),
+        (["--num_samples", "100000"], "--num_samples must be at most 1024"),
+        (["--initializer_range", "-1"], "--initializer_range must be above 0"),
+        (["--kl_weight", "nan"], "--kl_weight must be a finite number"),
+        (["--max_train_samples", "0"], "--max_train_samples must be at least 1, got 0"),
+        (["--max_eval_samples", "-5"], "--max_eval_samples must be at least 1, got -5"),
+        (["--eval_strategy", "bogus"], "bad arguments: bogus is not a valid IntervalStrategy"),
+    ],
+)
+def test_vae_argument_ranges_are_checked_at_parse_time(argv, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        parse_args((VAEArguments, VAETrainingArguments), ["--output_dir", "unused", *argv])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--max_predict_samples", "0"], "--max_predict_samples must be at least 1"),
+        (["--crf_learning_rate", "-1"], "--crf_learning_rate must be above 0"),
+        (["--classifier_learning_rate", "inf"], "--classifier_learning_rate must be a finite number"),
+        (["--max_seq_length", "1"], "--max_seq_length must be at least 2"),
+    ],
+)
+def test_ner_argument_ranges_are_checked_at_parse_time(argv, message):
+    from ner_trainer.arguments import NERArguments, NERTrainingArguments
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        parse_args((NERArguments, NERTrainingArguments), argv)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("learning_rate: [1, 2]\n", "learning_rate: expected one value, got list"),
+     ("num_train_epochs: abc\n", "num_train_epochs: could not convert")],
+)  # fmt: skip
+def test_config_file_type_errors_name_the_key(tmp_path, text, message):
+    config = tmp_path / "run.yaml"
+    config.write_text(text)
+    with pytest.raises(InputError, match=re.escape(f"{config}: {message}")):
+        parse_args((VAEArguments, VAETrainingArguments), [str(config)])

@@ -80,8 +80,18 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
             action = known[key]
             action.required = False  # the file supplies it
             # Convert through the flag's own type, so "1e-3" in YAML means what --learning_rate 1e-3 means.
+            if isinstance(value, list | dict) and action.nargs is None:
+                raise InputError(f"{config_path}: {key}: expected one value, got {type(value).__name__} {value!r}")
             if isinstance(value, str) and action.type is not None and action.nargs is None:
-                value = action.type(value)
+                try:
+                    value = action.type(value)
+                except (TypeError, ValueError) as err:
+                    raise InputError(f"{config_path}: {key}: {err}") from err
             defaults[key] = value
         parser.set_defaults(**defaults)
-    return parser.parse_args_into_dataclasses(args=argv)
+    try:
+        return parser.parse_args_into_dataclasses(args=argv)
+    except InputError:
+        raise
+    except ValueError as err:  # raised by a dataclass's own checks (TrainingArguments): always a bad argument
+        raise InputError(f"bad arguments: {err}") from err

@@ -2,7 +2,9 @@
 
 import argparse
 
-from trainer_common.errors import InputError
+from trainer_common.validation import check_range
+
+from .train import MAX_SAMPLES
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -13,8 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="Seed of the z draws (default 0).")
     parser.add_argument("--trust_remote_code", action="store_true", help="Load the model code from the checkpoint.")
     args = parser.parse_args(argv)
-    if args.num_samples <= 0:
-        raise InputError(f"--num_samples must be positive, got {args.num_samples}")
+    check_range("num_samples", args.num_samples, 1, MAX_SAMPLES)
 
     from transformers import AutoModel
 

@@ -12,6 +12,8 @@ from .configuration_vae import VAEConfig
 
 logger = logging.getLogger(__name__)
 
+MAX_SAMPLES = 1024  # generated digits are decoded in one batch and written one file each
+
 
 @dataclass
 class VAEArguments:
@@ -41,6 +43,17 @@ class VAEArguments:
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N test images."})
     num_samples: int = field(default=10, metadata={"help": "Digits to generate into samples.png at the end."})
     wandb_project: str = field(default="vae-mnist", metadata={"help": "W&B project when --report_to wandb."})
+
+    def __post_init__(self):
+        from trainer_common.validation import check_range
+
+        check_range("hidden_dim", self.hidden_dim, 1)
+        check_range("latent_dim", self.latent_dim, 1)
+        check_range("initializer_range", self.initializer_range, 0, above=True)
+        check_range("kl_weight", self.kl_weight, 0)
+        check_range("max_train_samples", self.max_train_samples, 1)
+        check_range("max_eval_samples", self.max_eval_samples, 1)
+        check_range("num_samples", self.num_samples, 1, MAX_SAMPLES)
 
 
 @dataclass
