@@ -150,3 +150,9 @@ def test_refusal_is_one_error_line_from_the_script(data, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: --output_dir") and "--overwrite_output_dir" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_diverging_run_stops_with_the_step_number(data, tmp_path):
+    with pytest.raises(InputError, match=r"training diverged: the loss became nan or inf at step \d+ "):
+        run(vae_args(data, tmp_path / "run", "--learning_rate", "1e6"))
+    assert not (tmp_path / "run" / "model.safetensors").exists()

@@ -8,6 +8,8 @@ reach the console, `trainer_state.json` and every `report_to` integration like a
 import torch
 from transformers import Trainer
 
+from .errors import InputError
+
 
 class MultiLossTrainer(Trainer):
     """`Trainer` that averages and logs the named loss components found in the model outputs.
@@ -23,9 +25,32 @@ class MultiLossTrainer(Trainer):
         # Running sums stay on the device; one sync per log, not per step.
         self._component_sums = {"train": None, "eval": None}
         self._component_counts = {"train": 0, "eval": 0}
+        self._first_nonfinite_step = None  # on the device: checked at each log, not synced every step
+
+    def _note_divergence(self, loss: torch.Tensor) -> None:
+        """Remember the first step whose loss is nan or inf (the Trainer's logs would average it away)."""
+        step = torch.tensor(self.state.global_step + 1, device=loss.device)
+        bad = ~torch.isfinite(loss.detach()).all()
+        first = self._first_nonfinite_step
+        if first is None:
+            first = torch.zeros((), dtype=torch.long, device=loss.device)
+        self._first_nonfinite_step = torch.where((first == 0) & bad, step, first)
+
+    def check_divergence(self) -> None:
+        """Stop with the step number once a training loss was nan or inf."""
+        if self._first_nonfinite_step is None:
+            return
+        step = int(self.accelerator.reduce(self._first_nonfinite_step.clone(), reduction="max"))
+        if step > 0:
+            raise InputError(
+                f"training diverged: the loss became nan or inf at step {step} "
+                f"(learning rate {self.args.learning_rate}; try a lower one, or gradient clipping)"
+            )
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if model.training:
+            self._note_divergence(loss)
         if self.loss_components:
             split = "train" if model.training else "eval"
             # Weight by batch size so the eval average is per example, as Trainer's own eval_loss is.
@@ -49,8 +74,14 @@ class MultiLossTrainer(Trainer):
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:  # a training log line
+            self.check_divergence()
             logs.update(self._pop_components("train", prefix=""))
         super().log(logs, start_time)
+
+    def train(self, *args, **kwargs):
+        output = super().train(*args, **kwargs)
+        self.check_divergence()  # steps after the last log
+        return output
 
     def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
         self._component_sums["eval"], self._component_counts["eval"] = None, 0

@@ -80,8 +80,11 @@ class VAEModel(VAEPreTrainedModel):
         hidden = F.relu(self.encoder(pixel_values))
         return self.mean_head(hidden), self.logvar_head(hidden)
 
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder_out(F.relu(self.decoder_hidden(z)))
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder_out(F.relu(self.decoder_hidden(z))))
+        return torch.sigmoid(self.decode_logits(z))
 
     @staticmethod
     def reparameterize(mean: torch.Tensor, logvar: torch.Tensor, generator=None) -> torch.Tensor:
@@ -98,11 +101,14 @@ class VAEModel(VAEPreTrainedModel):
         x = pixel_values.reshape(pixel_values.shape[0], -1)
         mean, logvar = self.encode(x)
         z = self.reparameterize(mean, logvar)
-        reconstruction = self.decode(z)
+        logits = self.decode_logits(z)
+        reconstruction = torch.sigmoid(logits)
         loss = recon_loss = kl_loss = None
         if return_loss:
             batch_size = x.shape[0]
-            recon_loss = F.binary_cross_entropy(reconstruction, x, reduction="sum") / batch_size
+            # from the logits: stable where the sigmoid saturates, and a diverged (nan) model gives a nan loss for
+            # the Trainer's divergence check instead of crashing binary_cross_entropy's [0, 1] input check
+            recon_loss = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / batch_size
             kl_loss = -0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp()) / batch_size
             loss = recon_loss + self.config.kl_weight * kl_loss
         return VAEOutput(
