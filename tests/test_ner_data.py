@@ -2,6 +2,7 @@
 
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -422,3 +423,24 @@ def test_predictions_file_stays_three_columns_for_any_token(tmp_path):
     counts = conlleval.evaluate(lines)["overall"]["chunks"]
     # gold LOC, PER, LOC; predicted LOC, MISC, PER: two correct
     assert counts["stats"] == {"gold": 3, "pred": 3, "correct": 2}
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("empty.txt", "", "empty.txt: no sentences in the file"),
+        ("blank.txt", "\n\n-DOCSTART- -X- O O\n\n", "blank.txt: no sentences in the file"),
+        ("empty.jsonl", "", "empty.jsonl: no sentences in the file"),
+        ("typo.jsonl", '{"tokens": ["a"], "ner_tag": ["O"]}\n', "typo.jsonl:1: unknown key 'ner_tag'; did you mean 'ner_tags'?"),
+        ("typo.json", '[{"token": ["a"], "ner_tags": ["O"]}]', "expected an object with 'tokens'"),
+    ],
+)  # fmt: skip
+def test_empty_files_and_misspelt_keys_are_errors(tmp_path, name, text, message):
+    from ner_trainer.data import read_file
+
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=re.escape(message)):
+        read_file(tmp_path / name)
+    # other keys (ids, POS columns of Hub exports) are fine
+    (tmp_path / "ok.jsonl").write_text('{"id": "0", "tokens": ["a"], "pos_tags": [1], "ner_tags": ["O"]}\n')
+    assert read_file(tmp_path / "ok.jsonl")[0].tags == ["O"]

@@ -8,6 +8,8 @@ per-token outputs back onto words.
 import os
 from pathlib import Path
 
+from trainer_common.errors import InputError
+
 from .collators import PaddingFreeCollator, WordMaskCollator, pack_rows
 from .conll import DOCSTART, read_conll, write_conll_predictions
 from .encoding import (
@@ -30,8 +32,12 @@ def read_file(
 ) -> list[Sentence]:
     """Read `.json`/`.jsonl` with `read_json`, anything else as CoNLL with `read_conll`; tags in `label_scheme`."""
     if Path(path).suffix.lower() in (".json", ".jsonl"):
-        return read_json(path, tag_scheme=tag_scheme, label_scheme=label_scheme)
-    return read_conll(path, label_column=label_column, tag_scheme=tag_scheme, label_scheme=label_scheme)
+        sentences = read_json(path, tag_scheme=tag_scheme, label_scheme=label_scheme)
+    else:
+        sentences = read_conll(path, label_column=label_column, tag_scheme=tag_scheme, label_scheme=label_scheme)
+    if not sentences:  # an empty split would be skipped silently, and scores nothing
+        raise InputError(f"{path}: no sentences in the file")
+    return sentences
 
 
 __all__ = [

@@ -1,5 +1,6 @@
 """JSON lines or a JSON list of records: `{"tokens", "ner_tags"}` records, or CLUENER span records."""
 
+import difflib
 import json
 import os
 import re
@@ -44,6 +45,10 @@ def _json_records(text: str, path: str):
 
 
 def _tokens_record(record: dict, where: str, path: str, line: int) -> Sentence:
+    for key in record:  # a misspelt "ner_tags" would otherwise read as untagged data, and score nothing
+        near = difflib.get_close_matches(key, ("tokens", "ner_tags"), n=1, cutoff=0.75)
+        if near and key != near[0]:
+            raise InputError(f"{where}: unknown key {key!r}; did you mean {near[0]!r}?")
     tokens = record["tokens"]
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         raise InputError(f"{where}: 'tokens' must be a list of strings")
