@@ -164,3 +164,10 @@ def test_config_file_type_errors_name_the_key(tmp_path, text, message):
     config.write_text(text)
     with pytest.raises(InputError, match=re.escape(f"{config}: {message}")):
         parse_args((VAEArguments, VAETrainingArguments), [str(config)])
+
+
+def test_a_deeply_nested_json_config_is_one_error(tmp_path):
+    config = tmp_path / "run.json"
+    config.write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(InputError, match="run.json: JSON nested too deeply"):
+        parse_args((VAEArguments, VAETrainingArguments), [str(config)])

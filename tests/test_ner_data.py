@@ -1,6 +1,7 @@
 """ner_trainer.data: readers, IOB1 -> IOB2, label lists, alignment, windowing and reassembly."""
 
 import json
+import os
 import random
 import re
 
@@ -431,7 +432,7 @@ def test_predictions_file_stays_three_columns_for_any_token(tmp_path):
         ("empty.txt", "", "empty.txt: no sentences in the file"),
         ("blank.txt", "\n\n-DOCSTART- -X- O O\n\n", "blank.txt: no sentences in the file"),
         ("empty.jsonl", "", "empty.jsonl: no sentences in the file"),
-        ("typo.jsonl", '{"tokens": ["a"], "ner_tag": ["O"]}\n', "typo.jsonl:1: unknown key 'ner_tag'; did you mean 'ner_tags'?"),
+        ("typo.jsonl", '{"tokens": ["a"], "ner_tag": ["O"]}\n', "typo.jsonl:1: unknown key 'ner_tag'; did you mean"),
         ("typo.json", '[{"token": ["a"], "ner_tags": ["O"]}]', "expected an object with 'tokens'"),
     ],
 )  # fmt: skip
@@ -444,3 +445,29 @@ def test_empty_files_and_misspelt_keys_are_errors(tmp_path, name, text, message)
     # other keys (ids, POS columns of Hub exports) are fine
     (tmp_path / "ok.jsonl").write_text('{"id": "0", "tokens": ["a"], "pos_tags": [1], "ner_tags": ["O"]}\n')
     assert read_file(tmp_path / "ok.jsonl")[0].tags == ["O"]
+
+
+def test_line_ends_boms_folders_pipes_and_deep_nesting(tmp_path):
+    from ner_trainer.data import read_file
+
+    cr_only = tmp_path / "cr.txt"
+    cr_only.write_bytes(b"EU B-ORG\rrejects O\r\rPeter B-PER\r")  # old Mac line ends
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes(b"EU B-ORG\r\nrejects O\r\n\r\nPeter B-PER\r\n")
+    concatenated = tmp_path / "bom.txt"  # two files with BOMs joined: the second BOM sits mid-file
+    concatenated.write_bytes("\ufeffEU B-ORG\nrejects O\n\n\ufeffPeter B-PER\n".encode())
+    for path in (cr_only, crlf, concatenated):
+        sentences = read_file(path)
+        assert [(s.tokens, s.tags) for s in sentences] == [(["EU", "rejects"], ["B-ORG", "O"]), (["Peter"], ["B-PER"])]
+
+    with pytest.raises(InputError, match="a folder, not a data file"):
+        read_file(tmp_path)
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        read_file(fifo)  # never blocks: a pipe is refused before it is opened
+    for name, text in (("deep.jsonl", '{"tokens": ' + "[" * 100000 + "]" * 100000 + "}\n"),
+                       ("deep.json", "[" + "[" * 100000 + "]" * 100000 + "]")):  # fmt: skip
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError, match=f"{name}:1: JSON nested too deeply"):
+            read_file(tmp_path / name)

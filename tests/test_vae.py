@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import run_without_project, write_mnist
+from helpers import idx_bytes, run_without_project, write_mnist
 from PIL import Image
 
 from trainer_common.errors import InputError
@@ -93,6 +93,13 @@ def test_idx_errors_name_the_file(tmp_path):
         read_idx(images)
     with pytest.raises(InputError, match=r"no MNIST test labels file in .*t10k-labels-idx1-ubyte"):
         find_idx_file(tmp_path / "nowhere", "test", "labels")
+
+
+def test_idx_images_of_another_size_are_refused(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((3, 32, 32))))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(3)))
+    with pytest.raises(InputError, match=r"train images are 32x32, expected MNIST's 28x28"):
+        load_idx_split(tmp_path, "train")
 
 
 # ---- training through run_vae.py ------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ def load_config_file(path: str) -> dict:
             config = json.loads(text)
         except json.JSONDecodeError as err:
             raise InputError(f"{path}: not valid JSON: {err}") from err
+        except RecursionError as err:
+            raise InputError(f"{path}: JSON nested too deeply") from err
     else:
         import yaml
 

@@ -66,6 +66,8 @@ def load_idx_split(data_dir: str | os.PathLike, split: str):
         raise InputError(f"{data_dir}: {split} images must be 3-D and labels 1-D, got {images.shape}, {labels.shape}")
     if len(images) != len(labels):
         raise InputError(f"{data_dir}: {split} has {len(images)} images but {len(labels)} labels")
+    if images.shape[1:] != (28, 28):  # the model's input_dim is 784
+        raise InputError(f"{data_dir}: {split} images are {images.shape[1]}x{images.shape[2]}, expected MNIST's 28x28")
     pixels = torch.from_numpy(images.reshape(len(images), -1).astype("float32") / 255.0)
     return pixels, torch.from_numpy(labels.astype("int64"))
 

@@ -20,6 +20,8 @@ def _json_records(text: str, path: str):
                     yield line_number, json.loads(line)
                 except json.JSONDecodeError as err:
                     raise InputError(f"{path}:{line_number}: not valid JSON: {err.msg} (column {err.colno})") from err
+                except RecursionError as err:
+                    raise InputError(f"{path}:{line_number}: JSON nested too deeply") from err
         return
     # A JSON list: decode it element by element so that each record keeps its line number.
     decoder = json.JSONDecoder()
@@ -33,6 +35,8 @@ def _json_records(text: str, path: str):
             record, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as err:
             raise InputError(f"{path}:{err.lineno}: not valid JSON: {err.msg} (column {err.colno})") from err
+        except RecursionError as err:
+            raise InputError(f"{path}:{line}: JSON nested too deeply") from err
         yield line, record
         pos = space.match(text, pos).end()
         if text.startswith(",", pos):
