@@ -75,6 +75,10 @@ def test_a_finished_run_is_refused_then_replaced_only_when_asked(data, tmp_path)
     run(vae_args(data, out, "--learning_rate", "0.02", "--overwrite_output_dir", "true"))
     assert not (out / "stale_predictions.txt").exists()  # nothing of the old run stays beside the new model
     assert (out / "model.safetensors").read_bytes() != model
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ("model.safetensors", "config.json", "all_results.json"):  # not left private (0600)
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
 
 
 def test_overwrite_never_deletes_what_the_run_reads(data, tmp_path):

@@ -27,6 +27,22 @@ def atomic_path(path: str | os.PathLike):
         raise
 
 
+def default_file_mode() -> int:
+    """The mode a plain `open()` gives a new file: 0666 less the umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def give_default_modes(folder: str | os.PathLike) -> None:
+    """Files in `folder` written private (0600, as safetensors' temp-and-rename leaves `model.safetensors`) get
+    the mode a plain write would have given them, so that a shared run folder is readable as any other file."""
+    mode = default_file_mode()
+    for entry in Path(folder).iterdir():
+        if entry.is_file() and not entry.is_symlink() and entry.stat().st_mode & 0o777 == 0o600 and mode != 0o600:
+            os.chmod(entry, mode)
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -9,6 +9,7 @@ import torch
 from transformers import Trainer
 
 from .errors import InputError
+from .io import give_default_modes
 
 
 class MultiLossTrainer(Trainer):
@@ -77,6 +78,11 @@ class MultiLossTrainer(Trainer):
             self.check_divergence()
             logs.update(self._pop_components("train", prefix=""))
         super().log(logs, start_time)
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        super().save_model(output_dir, _internal_call)
+        if self.args.should_save:
+            give_default_modes(output_dir or self.args.output_dir)
 
     def train(self, *args, **kwargs):
         output = super().train(*args, **kwargs)
