@@ -81,13 +81,16 @@ def _chunk_scheme(scheme: str) -> str:
 
 def _parse(tags: Sequence[str], scheme: str) -> list[Tag]:
     """Split every tag after checking it against `scheme` (a chunk scheme); errors name the position."""
-    parsed = []
+    parsed, seen = [], {}  # a tag set is small: check each distinct tag once
     for i, tag in enumerate(tags):
-        try:
-            check_tag(tag, scheme)
-        except TagSchemeError as err:
-            raise TagSchemeError(f"position {i}: {err}") from None
-        parsed.append(split_tag(tag))
+        split = seen.get(tag) if isinstance(tag, str) else None
+        if split is None:
+            try:
+                check_tag(tag, scheme)
+            except TagSchemeError as err:
+                raise TagSchemeError(f"position {i}: {err}") from None
+            split = seen[tag] = split_tag(tag)
+        parsed.append(split)
     return parsed
 
 

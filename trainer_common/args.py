@@ -17,7 +17,10 @@ def load_config_file(path: str) -> dict:
     file = Path(path)
     if not file.is_file():
         raise InputError(f"config file not found: {path}")
-    text = file.read_text(encoding="utf-8")
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
     if file.suffix == ".json":
         try:
             config = json.loads(text)

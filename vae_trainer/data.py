@@ -1,7 +1,10 @@
 """MNIST loading: the bundled copy, a folder of IDX files, or a Hub dataset; all as one float tensor up front."""
 
 import gzip
+import io
+import math
 import os
+import zlib
 from pathlib import Path
 
 from trainer_common.errors import InputError
@@ -27,17 +30,43 @@ def find_idx_file(data_dir: str | os.PathLike, split: str, kind: str) -> Path:
     raise InputError(f"no MNIST {split} {kind} file in {data_dir}: looked for {', '.join(names)}")
 
 
+MAX_IDX_BYTES = 1 << 30  # 1 GiB: twenty times MNIST's training images; a larger header is corrupt or hostile
+
+
+def _idx_size(head: bytes) -> int | None:
+    """Bytes the whole file should have, from its header; None until the header is complete and known."""
+    magic = int.from_bytes(head[:4], "big") if len(head) >= 4 else None
+    if magic not in IDX_MAGIC:
+        return None
+    ndim = IDX_MAGIC[magic][0]
+    if len(head) < 4 + 4 * ndim:
+        return None
+    return 4 + 4 * ndim + math.prod(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+
+
+def _read_idx_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped if needed: a gzip stream is read only as far as its header says the file goes
+    (one byte more, to see padding), so a small file that unpacks to gigabytes is never unpacked."""
+    raw = path.read_bytes()
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            head = stream.read(16)  # the longest header (3 dimensions)
+            size = _idx_size(head)
+            if size is not None and size > MAX_IDX_BYTES:
+                raise InputError(f"{path}: header claims {size} bytes, over the {MAX_IDX_BYTES}-byte limit")
+            return head + stream.read(max(size or 0, 16) - len(head) + 1)
+    except (OSError, EOFError, zlib.error) as err:
+        raise InputError(f"{path}: corrupt gzip data ({err})") from err
+
+
 def read_idx(path: str | os.PathLike):
     """Read an unsigned-byte IDX file (gzipped or raw) into a numpy array, checking magic number and size."""
     import numpy as np
 
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
-            raise InputError(f"{path}: corrupt gzip data ({err})") from err
+    raw = _read_idx_bytes(path)
     if len(raw) < 8:
         raise InputError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
     magic = int.from_bytes(raw[:4], "big")
@@ -50,7 +79,7 @@ def read_idx(path: str | os.PathLike):
     if len(raw) < header:
         raise InputError(f"{path}: truncated header")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape))
+    expected = _idx_size(raw)
     if len(raw) != expected:
         raise InputError(f"{path}: truncated or padded: header says {shape} = {expected} bytes, file has {len(raw)}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
