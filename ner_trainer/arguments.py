@@ -101,8 +101,12 @@ class NERTrainingArguments(TaskTrainingArguments):
     warmup_steps: float = field(default=0.1, metadata={"help": "Warm-up steps; below 1, a fraction of all steps."})
     logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
     classifier_learning_rate: float | None = field(
-        default=None,
-        metadata={"help": "Learning rate of the classification head (default: --learning_rate, like the encoder)."},
+        default=1e-3,
+        metadata={
+            "help": "Learning rate of the classification head (and of the CRF unless --crf_learning_rate is given). "
+            "A head that starts near zero must move much further than the pretrained encoder: 1e-3 gains about a "
+            "point of F1 over the encoder's 5e-5 after one CoNLL epoch (README, Results)."
+        },
     )
     crf_learning_rate: float | None = field(
         default=None,
