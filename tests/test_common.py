@@ -171,3 +171,14 @@ def test_a_deeply_nested_json_config_is_one_error(tmp_path):
     config.write_text("[" * 100000 + "]" * 100000)
     with pytest.raises(InputError, match="run.json: JSON nested too deeply"):
         parse_args((VAEArguments, VAETrainingArguments), [str(config)])
+
+
+def test_save_images_leaves_no_stale_samples(tmp_path):
+    from trainer_common.plots import save_images
+
+    save_images(torch.rand(5, 4, 4), tmp_path)
+    (tmp_path / "sample_notes.png").write_bytes(b"x")  # not one of ours: kept
+    paths = save_images(torch.rand(2, 4, 4), tmp_path)
+    remaining = sorted(p.name for p in tmp_path.glob("sample_*.png"))
+    assert remaining == ["sample_0.png", "sample_1.png", "sample_notes.png"]
+    assert [p.name for p in paths] == ["sample_0.png", "sample_1.png"]

@@ -69,7 +69,8 @@ def save_image_grid(images, path: str | os.PathLike, ncols: int = 10, pad: int =
 
 
 def save_images(images, directory: str | os.PathLike, prefix: str = "sample") -> list[Path]:
-    """Write each [H, W] image in [0, 1] to `directory/{prefix}_{i}.png`."""
+    """Write each [H, W] image in [0, 1] to `directory/{prefix}_{i}.png`, and remove the `{prefix}_{j}.png` of an
+    earlier, larger set, so that the folder holds exactly this set."""
     from PIL import Image
 
     directory = Path(directory)
@@ -79,4 +80,8 @@ def save_images(images, directory: str | os.PathLike, prefix: str = "sample") ->
         paths.append(directory / f"{prefix}_{i}.png")
         with atomic_path(paths[-1]) as tmp:
             Image.fromarray(image).save(tmp, format="PNG")
+    for stale in directory.glob(f"{prefix}_*.png"):
+        number = stale.stem[len(prefix) + 1 :]
+        if number.isdigit() and int(number) >= len(paths):
+            stale.unlink()
     return paths
