@@ -182,3 +182,25 @@ def test_crf_bioes_run_end_to_end_writes_iob2_predictions(tmp_path):
     lines = (out / "test_predictions.txt").read_text().split("\n")
     conlleval_f1 = conlleval.evaluate(lines)["overall"]["chunks"]["evals"]["f1"]
     assert conlleval_f1 == pytest.approx(results["test_f1"], abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ({}, {"encoder": 5e-5, "classifier": 1e-3, "crf": 1e-3}),  # the defaults: the head at 1e-3
+        ({"crf_learning_rate": 5e-2}, {"encoder": 5e-5, "classifier": 1e-3, "crf": 5e-2}),
+        ({"classifier_learning_rate": 5e-5}, {"encoder": 5e-5, "classifier": 5e-5, "crf": 5e-5}),
+    ],
+)
+def test_each_part_gets_its_learning_rate(tmp_path, options, expected):
+    from ner_trainer.arguments import NERTrainingArguments
+    from ner_trainer.trainer import NERTrainer
+
+    model = crf_model()
+    args = NERTrainingArguments(str(tmp_path), report_to="none", use_cpu=True, eval_strategy="no", **options)
+    optimizer = NERTrainer(model=model, args=args).create_optimizer()
+    rate = {id(param): group["lr"] for group in optimizer.param_groups for param in group["params"]}
+    parts = model.parameter_groups()
+    for name, param in model.named_parameters():
+        part = next(part for part, names in parts.items() if name in names)
+        assert rate[id(param)] == expected[part], name
