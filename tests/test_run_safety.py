@@ -160,3 +160,27 @@ def test_a_diverging_run_stops_with_the_step_number(data, tmp_path):
     with pytest.raises(InputError, match=r"training diverged: the loss became nan or inf at step \d+ "):
         run(vae_args(data, tmp_path / "run", "--learning_rate", "1e6"))
     assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_a_checkpoint_cut_off_mid_save_never_appears(data, tmp_path, uninterrupted, monkeypatch):
+    """A crash while step 6's checkpoint is written (after the weights, before the RNG states) leaves no
+    `checkpoint-6`: it was being written under `.staging/`. Resuming continues from `checkpoint-4`."""
+    from trainer_common.trainer import MultiLossTrainer
+
+    out = tmp_path / "run"
+    save_rng_state = MultiLossTrainer._save_rng_state
+
+    def crash_at_step_6(self, output_dir):
+        if self.state.global_step == 6:
+            raise OSError("disk full")
+        save_rng_state(self, output_dir)
+
+    monkeypatch.setattr(MultiLossTrainer, "_save_rng_state", crash_at_step_6)
+    with pytest.raises(OSError, match="disk full"):
+        run(vae_args(data, out), callbacks=[SignalAtStep(6)])
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"]
+    assert (out / ".staging" / "checkpoint-6" / "model.safetensors").is_file()  # the half-written one, hidden
+    monkeypatch.setattr(MultiLossTrainer, "_save_rng_state", save_rng_state)
+    run(vae_args(data, out, "--resume_from_checkpoint", "true"))
+    torch.testing.assert_close(weights(out), uninterrupted, rtol=0, atol=1e-6)
+    assert not (out / ".staging" / "checkpoint-8").exists()

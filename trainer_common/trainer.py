@@ -5,11 +5,17 @@ training logs and `eval_recon_loss`/`eval_kl_loss` in the evaluation metrics, av
 reach the console, `trainer_state.json` and every `report_to` integration like any other metric.
 """
 
+import contextlib
+import os
+import shutil
+
 import torch
 from transformers import Trainer
 
 from .errors import InputError
 from .io import give_default_modes
+
+STAGING = ".staging"  # where a checkpoint is written before it is renamed into place
 
 
 class MultiLossTrainer(Trainer):
@@ -78,6 +84,37 @@ class MultiLossTrainer(Trainer):
             self.check_divergence()
             logs.update(self._pop_components("train", prefix=""))
         super().log(logs, start_time)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        """Write `checkpoint-N` under `.staging/` and rename it into place once every process has written its part,
+        so that a checkpoint is visible only when complete (a kill mid-save leaves only the staging folder)."""
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
+
+        run_dir = self._get_output_dir(trial=trial)
+        staging = os.path.join(run_dir, STAGING)
+        name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        self._get_output_dir = lambda trial=None: staging  # the Trainer writes the checkpoint wherever this says
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            del self._get_output_dir
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            final = os.path.join(run_dir, name)
+            if os.path.isdir(final):  # the same step saved twice
+                shutil.rmtree(final)
+            os.replace(os.path.join(staging, name), final)
+            with contextlib.suppress(OSError):  # left only if another checkpoint is still being written there
+                os.rmdir(staging)
+            if self.state.best_model_checkpoint:
+                self.state.best_model_checkpoint = self.state.best_model_checkpoint.replace(staging, run_dir)
+            rotate_checkpoints(
+                output_dir=run_dir,
+                save_total_limit=self.args.save_total_limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=False,
+            )
+        self.accelerator.wait_for_everyone()
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         super().save_model(output_dir, _internal_call)
