@@ -10,11 +10,11 @@ import argparse
 import inspect
 import json
 import sys
-from pathlib import Path
 
 import regex
 
 from trainer_common.errors import InputError
+from trainer_common.io import decode_utf8, read_utf8
 
 from .data import Sentence, WordAlignment, encode_sentences, max_window_length
 from .tagging import TagSchemeError, check_tag, get_spans
@@ -159,14 +159,6 @@ def predict_texts(
 # Command line
 
 
-def _decode_utf8(raw: bytes, name: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise InputError(f"{name}:{line}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
-
-
 def _lines(text: str) -> list[str]:
     """One text per line; empty lines are kept, so output line i answers input line i."""
     if not text:
@@ -181,16 +173,13 @@ def read_texts(texts_args: list[str] | None, input_file: str | None, stdin=None)
     if texts_args:
         return list(texts_args)
     if input_file and input_file != "-":
-        path = Path(input_file)
-        if not path.is_file():
-            raise InputError(f"input file not found: {input_file}")
-        return _lines(_decode_utf8(path.read_bytes(), input_file))
+        return _lines(read_utf8(input_file, "input file"))
     stdin = sys.stdin if stdin is None else stdin
     if getattr(stdin, "isatty", lambda: False)():
         print("reading texts from stdin, one per line (end with Ctrl-D)", file=sys.stderr)
     buffer = getattr(stdin, "buffer", None)
     if buffer is not None:
-        return _lines(_decode_utf8(buffer.read(), "<stdin>"))
+        return _lines(decode_utf8(buffer.read(), "<stdin>"))
     try:
         return _lines(stdin.read())
     except UnicodeDecodeError as err:

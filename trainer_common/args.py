@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .errors import InputError
+from .io import read_utf8
 
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -15,12 +16,7 @@ CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 def load_config_file(path: str) -> dict:
     """Read a JSON or YAML mapping of argument names to values."""
     file = Path(path)
-    if not file.is_file():
-        raise InputError(f"config file not found: {path}")
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
+    text = read_utf8(file, "config file")
     if file.suffix == ".json":
         try:
             config = json.loads(text)

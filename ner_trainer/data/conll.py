@@ -3,9 +3,10 @@
 import os
 
 from trainer_common.errors import InputError
+from trainer_common.io import read_utf8
 
 from .. import tagging
-from .sentence import Sentence, apply_tag_scheme, check_tag, read_utf8
+from .sentence import Sentence, apply_tag_scheme, check_tag
 
 DOCSTART = "-DOCSTART-"
 

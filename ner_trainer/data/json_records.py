@@ -6,9 +6,10 @@ import os
 import re
 
 from trainer_common.errors import InputError
+from trainer_common.io import read_utf8
 
 from .cluener import cluener_record
-from .sentence import Sentence, apply_tag_scheme, check_tag, read_utf8
+from .sentence import Sentence, apply_tag_scheme, check_tag
 
 
 def _json_records(text: str, path: str):

@@ -1,9 +1,7 @@
 """The sentence record every reader yields, and the label list built from sentences."""
 
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from trainer_common.errors import InputError
 
@@ -36,26 +34,6 @@ class Sentence:
     def word_line(self, i: int) -> int:
         """1-based line of word `i` in `source`."""
         return self.line + i if self.one_word_per_line else self.line
-
-
-def read_utf8(path: str | os.PathLike) -> str:
-    """The file's text with `\n` line ends (CRLF and CR-only files too) and no byte-order mark at a line start
-    (files concatenated with theirs); missing files, folders, FIFOs and non-UTF-8 bytes are errors naming the file."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: a folder, not a data file")
-    if path.exists() and not path.is_file():
-        raise InputError(f"{path}: not a regular file (a pipe or device?); give a file")
-    if not path.is_file():
-        raise InputError(f"data file not found: {path}")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise InputError(f"{path}:{line}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.replace("\n\ufeff", "\n")
 
 
 def check_tag(tag: str, where: str) -> None:
