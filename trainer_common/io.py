@@ -58,7 +58,7 @@ def read_utf8(path: str | os.PathLike, what: str = "data file") -> str:
     `path` (a pipe is refused, not read: with no writer, opening it would block for ever)."""
     path = Path(path)
     if path.is_dir():
-        raise InputError(f"{path}: a folder, not a {what}")
+        raise InputError(f"{path}: a folder, not {'an' if what[0] in 'aeiou' else 'a'} {what}")
     if path.exists() and not path.is_file():
         raise InputError(f"{path}: not a regular file (a pipe or device?); give a file")
     if not path.is_file():
