@@ -62,10 +62,11 @@ def resolve_resume(output_dir: str, resume_from_checkpoint: str | None) -> str |
     return str(path)
 
 
-def check_output_dir(training_args, inputs: dict[str, str | None]) -> None:
+def check_output_dir(training_args, inputs: dict[str, str | None]) -> str | None:
     """Refuse to train into a folder that holds a run, unless told to overwrite or resume; refuse to overwrite a
-    folder that holds one of the run's `inputs` (`{option: path}`, e.g. the model to continue from). Runs on every
-    process before any of them changes the folder, so that all decide alike."""
+    folder that holds one of the run's `inputs` (`{option: path}`, e.g. the model to continue from). Returns the
+    checkpoint to resume from (`resolve_resume`), or None. Runs on every process before any of them changes the
+    folder, so that all decide alike."""
     out = training_args.output_dir
     if os.path.exists(out) and not os.path.isdir(out):
         raise InputError(f"--output_dir {out} is a file, not a folder")
@@ -79,7 +80,7 @@ def check_output_dir(training_args, inputs: dict[str, str | None]) -> None:
                 raise InputError(f"--overwrite_output_dir would delete --{option} {path}, which is inside {out}")
     found = previous_run(out)
     if not found or training_args.overwrite_output_dir or resume:
-        return
+        return resume
     shown = ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
     raise InputError(
         f"--output_dir {out} holds a previous run ({shown}): pass --overwrite_output_dir to replace it, "

@@ -59,14 +59,13 @@ class Recipe:
         from .errors import Interrupted
         from .interrupt import StopOnSignal
         from .io import write_json
-        from .output_dir import check_output_dir, clear_output_dir, resolve_resume
+        from .output_dir import check_output_dir, clear_output_dir
         from .tracking import finish, log_images, setup_logging, setup_wandb
 
         training_args, resume = self.training_args, None
         if training_args.do_train:  # before anything is read or written; every process decides alike
             inputs = {name: getattr(self.args, name, None) for name in self.input_options}
-            check_output_dir(training_args, inputs)
-            resume = resolve_resume(training_args.output_dir, training_args.resume_from_checkpoint)
+            resume = check_output_dir(training_args, inputs)
         setup_logging(self.training_args, self.package)
         if training_args.do_train and training_args.overwrite_output_dir:
             with training_args.main_process_first(local=False, desc="clearing output_dir"):
