@@ -49,10 +49,15 @@ def _json_records(text: str, path: str):
         raise InputError(f"{path}: not valid JSON: extra data after the closing ']'")
 
 
+TOKENS_KEYS = ("tokens", "ner_tags")
+
+
 def _tokens_record(record: dict, where: str, path: str, line: int) -> Sentence:
     for key in record:  # a misspelt "ner_tags" would otherwise read as untagged data, and score nothing
-        near = difflib.get_close_matches(key, ("tokens", "ner_tags"), n=1, cutoff=0.75)
-        if near and key != near[0]:
+        if key in TOKENS_KEYS:
+            continue
+        near = difflib.get_close_matches(key, TOKENS_KEYS, n=1, cutoff=0.75)
+        if near:
             raise InputError(f"{where}: unknown key {key!r}; did you mean {near[0]!r}?")
     tokens = record["tokens"]
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
