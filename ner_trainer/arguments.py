@@ -50,6 +50,30 @@ class NERArguments:
         default=None, metadata={"help": "Same formats; a file without tags is predicted, not scored."}
     )
     label_column: int = field(default=-1, metadata={"help": "Tag column of CoNLL files (default: the last)."})
+    validation_split: float | None = field(
+        default=None,
+        metadata={
+            "help": "With no validation file or split: hold out this fraction of the training sentences (e.g. 0.1), "
+            "drawn at random by --seed."
+        },
+    )
+    overlapping_spans: str = field(
+        default="error",
+        metadata={
+            "help": "Span JSON (CLUENER) with overlapping or nested entities, which one tag per character cannot "
+            "hold: 'error' names the file and line; 'keep_longest' keeps the longer span and warns.",
+            "choices": ["error", "keep_longest"],
+        },
+    )
+    word_split: str = field(
+        default="auto",
+        metadata={
+            "help": "How `predict` splits raw text into words, saved in the model's config: 'words' (words and "
+            "punctuation, one per CJK character, Latin and digit runs whole), 'characters' (one per character, as "
+            "span JSON is read); 'auto': 'characters' when the training data is span JSON (CLUENER), else 'words'.",
+            "choices": ["auto", "words", "characters"],
+        },
+    )
     tag_scheme: str = field(
         default="auto",
         metadata={
@@ -84,6 +108,8 @@ class NERArguments:
         if self.classifier_dropout is not None and not 0 <= self.classifier_dropout < 1:
             raise InputError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}")
         check_range("max_seq_length", self.max_seq_length, 2)
+        if self.validation_split is not None and not 0 < self.validation_split < 1:
+            raise InputError(f"--validation_split must be in (0, 1), got {self.validation_split}")
         for option in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
             check_range(option, getattr(self, option), 1)
 

@@ -8,6 +8,7 @@ from transformers.configuration_utils import SubConfigSpec
 
 SUPPORTED_HEADS = ("linear", "crf")
 LABEL_SCHEMES = ("iob2", "bioes", "bios", "iob1", "none")
+WORD_SPLITS = ("words", "characters")
 
 
 class BertTaggerConfig(PreTrainedConfig):
@@ -44,6 +45,10 @@ class BertTaggerConfig(PreTrainedConfig):
         constrain_transitions (`bool`, *optional*, defaults to `True`):
             With the CRF head, forbid the transitions the label scheme cannot have (`O -> I-X` in IOB2, ...), at
             training and decoding alike. Ignored for the linear head and the `"none"` scheme.
+        word_split (`str`, *optional*, defaults to `"words"`):
+            How raw text is split into words for prediction, as the training data was: `"words"` (words and
+            punctuation, each CJK character alone, runs of Latin letters and digits whole) or `"characters"` (one word
+            per character, spaces included, as CLUENER's span JSON is read).
 
     Example:
 
@@ -63,12 +68,15 @@ class BertTaggerConfig(PreTrainedConfig):
     head: str = "linear"
     label_scheme: str = "iob2"
     constrain_transitions: bool = True
+    word_split: str = "words"
 
     def __post_init__(self, **kwargs):
         if self.label_scheme not in LABEL_SCHEMES:
             raise ValueError(
                 f"BertTaggerConfig.label_scheme must be one of {LABEL_SCHEMES}, got {self.label_scheme!r}"
             )
+        if self.word_split not in WORD_SPLITS:
+            raise ValueError(f"BertTaggerConfig.word_split must be one of {WORD_SPLITS}, got {self.word_split!r}")
         if self.head not in SUPPORTED_HEADS:
             raise ValueError(f"BertTaggerConfig.head must be one of {SUPPORTED_HEADS}, got {self.head!r}")
         if self.classifier_dropout is not None and not 0 <= self.classifier_dropout < 1:
@@ -103,4 +111,4 @@ class BertTaggerConfig(PreTrainedConfig):
         return self.encoder
 
 
-__all__ = ["SUPPORTED_HEADS", "LABEL_SCHEMES", "BertTaggerConfig"]
+__all__ = ["SUPPORTED_HEADS", "LABEL_SCHEMES", "WORD_SPLITS", "BertTaggerConfig"]

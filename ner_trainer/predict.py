@@ -33,8 +33,14 @@ WORD_RE = regex.compile(
 )
 
 
-def split_words(text: str) -> list[tuple[str, int, int]]:
-    """Split text into `(word, start, end)`, `text[start:end] == word`; punctuation and CJK characters stand alone."""
+def split_words(text: str, word_split: str = "words") -> list[tuple[str, int, int]]:
+    """Split text into `(word, start, end)`, `text[start:end] == word`. "words": punctuation and CJK characters stand
+    alone, words keep their marks and joiners; "characters": every character is a word, spaces included, as span
+    JSON (CLUENER) is read for training."""
+    if word_split == "characters":
+        return [(char, i, i + 1) for i, char in enumerate(text)]
+    if word_split != "words":
+        raise InputError(f"unknown word_split {word_split!r}: expected 'words' or 'characters'")
     return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 
@@ -120,8 +126,9 @@ def predict_texts(
         raise InputError("the tokenizer has no pad token, so windows cannot be batched")
     id2label = {int(i): tag for i, tag in model.config.id2label.items()}
     scheme = entity_scheme(model.config)
+    word_split = getattr(model.config, "word_split", "words")  # any other token classifier: words
 
-    words = [split_words(text) for text in texts]
+    words = [split_words(text, word_split) for text in texts]
     sentences = [Sentence([w for w, _, _ in ws], None, "<text>", i + 1) for i, ws in enumerate(words)]
     features, _ = encode_sentences(sentences, tokenizer, max_seq_length=max_seq_length)
     inputs = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in features]

@@ -11,14 +11,14 @@ from .arguments import NERArguments, NERTrainingArguments
 logger = logging.getLogger(__name__)
 
 
-def load_sentences(args: NERArguments) -> tuple[dict, list[str] | None]:
+def load_sentences(args: NERArguments, seed: int) -> tuple[dict, list[str] | None]:
     """The train/validation/test sentences from the files, or else from the Hub, and the Hub's label list."""
     from .data import DEFAULT_HUB_DATASET, load_hub_dataset, read_file
 
     files = {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}
     if any(files.values()):
         splits = {
-            name: read_file(path, args.label_column, tag_scheme=args.tag_scheme, label_scheme=args.label_scheme)
+            name: read_file(path, args.label_column, args.tag_scheme, args.label_scheme, args.overlapping_spans)
             for name, path in files.items()
             if path
         }
@@ -26,8 +26,31 @@ def load_sentences(args: NERArguments) -> tuple[dict, list[str] | None]:
     else:
         name = args.dataset_name or DEFAULT_HUB_DATASET
         splits, label_list = load_hub_dataset(name, args.dataset_config_name, args.tag_scheme, args.label_scheme)
+    if args.validation_split is not None:
+        splits["train"], splits["validation"] = split_off_validation(splits, args.validation_split, seed)
     limits = {"train": args.max_train_samples, "validation": args.max_eval_samples, "test": args.max_predict_samples}
     return {name: sents[: limits.get(name)] for name, sents in splits.items()}, label_list
+
+
+def split_off_validation(splits: dict, fraction: float, seed: int) -> tuple[list, list]:
+    """(train, validation): `round(fraction * n)` training sentences drawn at random by `seed` (the first ones of
+    `numpy.random.default_rng(seed).permutation(n)`) become the validation split; both keep the file's order."""
+    import numpy as np
+
+    if splits.get("validation"):
+        raise InputError("--validation_split carves a validation split from train, but validation data was given")
+    train = splits.get("train")
+    if not train:
+        raise InputError("--validation_split needs training data to split")
+    size = round(fraction * len(train))
+    if not 0 < size < len(train):
+        raise InputError(f"--validation_split {fraction} of {len(train)} training sentences leaves a split empty")
+    held_out = set(np.random.default_rng(seed).permutation(len(train))[:size].tolist())
+    logger.info("validation split: %d of %d training sentences, drawn with seed %d", size, len(train), seed)
+    return (
+        [sentence for i, sentence in enumerate(train) if i not in held_out],
+        [sentence for i, sentence in enumerate(train) if i in held_out],
+    )
 
 
 def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
@@ -97,6 +120,11 @@ class EncodedSplit:
         self.stats = stats
 
     @property
+    def is_span_json(self) -> bool:
+        """Read from span JSON (CLUENER): predictions go back to that format too."""
+        return all(sentence.text is not None for sentence in self.sentences)
+
+    @property
     def gold_tags(self) -> list[list[str]]:
         return [sentence.tags for sentence in self.sentences]
 
@@ -118,7 +146,7 @@ class NERRecipe(Recipe):
     def load_data(self) -> None:
         from .data import build_label_list
 
-        self.splits, self.label_list = load_sentences(self.args)
+        self.splits, self.label_list = load_sentences(self.args, self.training_args.seed)
         if self.training_args.do_train and not self.splits.get("train"):
             raise InputError(
                 "--do_train needs training data: give --train_file or a --dataset_name with a train split"
@@ -134,6 +162,11 @@ class NERRecipe(Recipe):
         limit = max_window_length(model, self.tokenizer)
         if args.max_seq_length > limit:  # a longer window would fail mid-training in the position embeddings
             raise InputError(f"--max_seq_length {args.max_seq_length} is longer than the model takes ({limit} tokens)")
+        if self.splits.get("train") and args.word_split != "auto":
+            model.config.word_split = args.word_split
+        elif self.splits.get("train"):  # predict must split raw text as the training data was split
+            span_json = all(sentence.text is not None for sentence in self.splits["train"])
+            model.config.word_split = "characters" if span_json else "words"
         self.id2label = {int(i): tag for i, tag in model.config.id2label.items()}
         label2id = {tag: i for i, tag in self.id2label.items()}
         for sentences in self.splits.values():
@@ -196,6 +229,7 @@ class NERRecipe(Recipe):
         from trainer_common.io import write_text
 
         from .data import write_conll_predictions
+        from .data.cluener import write_span_outputs
         from .metrics import classification_report_text, compute_ner_metrics
 
         trainer, out, strict = self.trainer, self.training_args.output_dir, self.args.strict
@@ -205,12 +239,18 @@ class NERRecipe(Recipe):
             metrics = trainer.evaluate()
             trainer.log_metrics("eval", metrics)
             results.update(metrics)
+            if self.validation.is_span_json:
+                predicted = self.validation.word_predictions(trainer, self.id2label)
+                if trainer.is_world_process_zero():
+                    results.update(write_span_outputs(out, "dev", self.validation.sentences, predicted, scheme))
         test = self.encoded.get("test")
         if test is None:
             return results
         predicted = test.word_predictions(trainer, self.id2label)
         if trainer.is_world_process_zero():
             write_conll_predictions(f"{out}/test_predictions.txt", test.sentences, predicted, scheme)
+            if test.is_span_json:
+                results.update(write_span_outputs(out, "test", test.sentences, predicted, scheme))
         if test.has_tags:
             metrics = {
                 f"test_{k}": v for k, v in compute_ner_metrics(test.gold_tags, predicted, strict, scheme).items()

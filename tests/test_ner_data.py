@@ -160,10 +160,12 @@ def test_read_cluener_spans(tmp_path):
     assert untagged.tokens == ["四", "川"] and untagged.tags is None
 
 
-def test_read_cluener_nested_span_keeps_outer(tmp_path, caplog):
+def test_read_cluener_nested_span_is_an_error_or_keeps_outer(tmp_path, caplog):
     record = {"text": "《招商银行》", "label": {"book": {"《招商银行》": [[0, 5]]}, "company": {"招商银行": [[1, 4]]}}}
     path = write(tmp_path, "nested.json", json.dumps(record, ensure_ascii=False))
-    assert read_json(path)[0].tags == ["B-book"] + ["I-book"] * 5
+    with pytest.raises(ValueError, match=r"nested.json:1: company '招商银行' at \[1, 4\] overlaps book"):
+        read_json(path)
+    assert read_json(path, overlapping_spans="keep_longest")[0].tags == ["B-book"] + ["I-book"] * 5
     assert "nested.json:1: company '招商银行' at [1, 4] overlaps" in caplog.text
 
 

@@ -28,11 +28,15 @@ from .sentence import IGNORE_INDEX, Sentence, apply_tag_scheme, build_label_list
 
 
 def read_file(
-    path: str | os.PathLike, label_column: int = -1, tag_scheme: str = "auto", label_scheme: str = "iob2"
+    path: str | os.PathLike,
+    label_column: int = -1,
+    tag_scheme: str = "auto",
+    label_scheme: str = "iob2",
+    overlapping_spans: str = "error",
 ) -> list[Sentence]:
     """Read `.json`/`.jsonl` with `read_json`, anything else as CoNLL with `read_conll`; tags in `label_scheme`."""
     if Path(path).suffix.lower() in (".json", ".jsonl"):
-        sentences = read_json(path, tag_scheme=tag_scheme, label_scheme=label_scheme)
+        sentences = read_json(path, tag_scheme, label_scheme, overlapping_spans)
     else:
         sentences = read_conll(path, label_column=label_column, tag_scheme=tag_scheme, label_scheme=label_scheme)
     if not sentences:  # an empty split would be skipped silently, and scores nothing

@@ -73,12 +73,14 @@ def _tokens_record(record: dict, where: str, path: str, line: int) -> Sentence:
     return Sentence(tokens, tags, path, line)
 
 
-def read_json(path: str | os.PathLike, tag_scheme: str = "auto", label_scheme: str = "iob2") -> list[Sentence]:
+def read_json(
+    path: str | os.PathLike, tag_scheme: str = "auto", label_scheme: str = "iob2", overlapping_spans: str = "error"
+) -> list[Sentence]:
     """Read JSON lines or a JSON list of records.
 
     Two record formats: `{"tokens": [...], "ner_tags": ["B-PER", ...]}` (ner_tags optional), and CLUENER's
     `{"text": "...", "label": {type: {entity: [[start, end_inclusive], ...]}}}` (label optional), which becomes
-    one word per character. The tags, in `tag_scheme` ("auto": detected), are rewritten in `label_scheme`.
+    one word per character (`cluener_record`; `overlapping_spans` says what to do with overlapping spans). The tags, in `tag_scheme` ("auto": detected), are rewritten in `label_scheme`.
     """
     path = str(path)
     sentences = []
@@ -88,7 +90,7 @@ def read_json(path: str | os.PathLike, tag_scheme: str = "auto", label_scheme: s
         if is_object and "tokens" in record:
             sentences.append(_tokens_record(record, where, path, line))
         elif is_object and isinstance(record.get("text"), str):
-            sentences.append(cluener_record(record, where, path, line))
+            sentences.append(cluener_record(record, where, path, line, overlapping_spans))
         else:
             found = f"keys {sorted(record)}" if is_object else type(record).__name__
             raise InputError(

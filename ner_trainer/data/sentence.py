@@ -30,6 +30,8 @@ class Sentence:
     one_word_per_line: bool = False
     file_tags: list[str] | None = None
     file_scheme: str | None = None
+    text: str | None = None  # span JSON (CLUENER): the record's text, one word per character
+    record_id: object = None  # span JSON: the record's "id", which a CLUE submission is keyed by
 
     def word_line(self, i: int) -> int:
         """1-based line of word `i` in `source`."""
