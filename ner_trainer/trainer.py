@@ -1,6 +1,5 @@
 """`NERTrainer`: the `Trainer` of the tagging task, where its behaviour differs from transformers' own."""
 
-import torch
 from torch.utils.data import SequentialSampler
 
 from trainer_common.trainer import MultiLossTrainer
@@ -64,7 +63,7 @@ class NERTrainer(MultiLossTrainer):
         seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
         lengths = [len(ids) for ids in train_dataset["input_ids"]]
         batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
-        return ShuffledLengthGroupedSampler(lengths, batch, torch.Generator().manual_seed(seed))
+        return ShuffledLengthGroupedSampler(lengths, batch, seed)
 
     def _get_eval_sampler(self, eval_dataset):
         if eval_dataset is None or self.args.world_size > 1:  # accelerate shards it in order

@@ -1,10 +1,13 @@
-"""Helpers shared by the test files: tiny tokenizers and BERT encoders, a process without this project, MNIST files."""
+"""Helpers shared by the test files: tiny tokenizers and BERT encoders, a process without this project, MNIST files,
+a signal at a training step."""
 
 import gzip
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
+from transformers import TrainerCallback
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # Whole words, plus "##" pieces so that some words split into several sub-tokens
@@ -104,6 +107,17 @@ def assert_same_loss_and_gradients(model, padded: dict, packed: dict, **toleranc
     for name, p in model.named_parameters():
         torch.testing.assert_close(p.grad, expected[name], msg=name, **tolerance)
     return out, packed_out, expected
+
+
+class SignalAtStep(TrainerCallback):
+    """Sends this process `signum` at the end of step `step`, as a user pressing Ctrl-C then would."""
+
+    def __init__(self, step: int, signum=signal.SIGINT):
+        self.step, self.signum = step, signum
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            os.kill(os.getpid(), self.signum)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

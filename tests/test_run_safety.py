@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import write_mnist
+from helpers import SignalAtStep, write_mnist
 from safetensors.torch import load_file
-from transformers import TrainerCallback
 
 from trainer_common.args import parse_args
 from trainer_common.cli import run_cli
@@ -38,17 +37,6 @@ def run(argv: list[str], callbacks=None) -> dict:
 
 def weights(out: Path) -> dict:
     return load_file(str(out / "model.safetensors"))
-
-
-class SignalAtStep(TrainerCallback):
-    """Sends this process `signum` at the end of step `step`, as a user pressing Ctrl-C then would."""
-
-    def __init__(self, step: int, signum=signal.SIGINT):
-        self.step, self.signum = step, signum
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            os.kill(os.getpid(), self.signum)
 
 
 @pytest.fixture(scope="module")

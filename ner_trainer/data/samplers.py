@@ -23,13 +23,24 @@ def shuffled_length_grouped_indices(lengths: list[int], batch_size: int, generat
 
 
 class ShuffledLengthGroupedSampler:
-    """A `Sampler` (any sized iterable serves the DataLoader) over `shuffled_length_grouped_indices`."""
+    """A `Sampler` (any sized iterable serves the DataLoader) over `shuffled_length_grouped_indices`.
 
-    def __init__(self, lengths: list[int], batch_size: int, generator):
-        self.lengths, self.batch_size, self.generator = lengths, batch_size, generator
+    An epoch's order depends only on `seed` and the epoch number (`set_epoch`, which the Trainer calls before each
+    epoch), not on how many epochs this sampler has already drawn: a run resumed at epoch e then gets the batches
+    an uninterrupted run got, and iterating an epoch again (to skip its trained batches) repeats its order.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed, self.epoch = lengths, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.lengths)
 
     def __iter__(self):
-        return iter(shuffled_length_grouped_indices(self.lengths, self.batch_size, self.generator))
+        import torch
+
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(shuffled_length_grouped_indices(self.lengths, self.batch_size, generator))
