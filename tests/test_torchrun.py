@@ -1,0 +1,84 @@
+"""Two real processes (`torchrun`, gloo on CPU): checkpoints are staged and renamed once, rotated, and the output
+folder is cleared once or refused by both processes, with no hang at a barrier."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import write_mnist
+
+from trainer_common.output_dir import is_complete
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 300  # seconds per launch: a process waiting at a barrier for one that left fails the test, not CI
+# 256 images in global batches of 2 x 16: 8 steps an epoch
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def torchrun(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    argv = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+        "--master_port", str(free_port()),
+        "run_vae.py", "--use_cpu", "--data_dir", str(data), "--output_dir", str(out), "--max_train_samples", "256",
+        "--max_eval_samples", "64", "--per_device_train_batch_size", "16", "--hidden_dim", "16", "--latent_dim", "2",
+        "--num_samples", "2", "--save_strategy", "steps", "--save_steps", "4", "--save_total_limit", "2",
+        "--report_to", "none", "--disable_tqdm", "true", *extra,
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
+    env.pop("TOOLKIT_DEBUG", None)
+    # A session of its own, so that a hang kills the workers too, not only the launcher.
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"torchrun hung for {TIMEOUT} s: {' '.join(extra)}")
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
+def check_checkpoints(out: Path, steps: list[int]) -> None:
+    """Exactly these checkpoints, each complete with both processes' RNG states; no staging folder left."""
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == sorted(f"checkpoint-{s}" for s in steps)
+    for step in steps:
+        checkpoint = out / f"checkpoint-{step}"
+        assert is_complete(checkpoint), checkpoint
+        assert (checkpoint / "rng_state_0.pth").is_file() and (checkpoint / "rng_state_1.pth").is_file()
+        assert f'"global_step": {step},' in (checkpoint / "trainer_state.json").read_text()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "staging or temporary files left"
+
+
+def test_two_processes_save_rotate_overwrite_and_refuse(tmp_path):
+    data, out = write_mnist(tmp_path / "mnist", n_train=256, n_test=64), tmp_path / "run"
+
+    first = torchrun(data, out, "--num_train_epochs", "2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    check_checkpoints(out, [12, 16])  # saved every 4 steps; 4 and 8 rotated away
+    outputs = {p.name for p in out.iterdir() if not p.name.startswith("checkpoint-")}
+    assert {"model.safetensors", "all_results.json", "trainer_state.json", "samples.png"} <= outputs
+    model = (out / "model.safetensors").read_bytes()
+
+    second = torchrun(data, out, "--num_train_epochs", "1", "--overwrite_output_dir")
+    assert second.returncode == 0, second.stderr[-3000:]
+    log = second.stdout + second.stderr
+    assert log.count("removing the previous run") == 1, log[-3000:]  # one process clears, the other waits for it
+    check_checkpoints(out, [4, 8])  # nothing left of the first run's 12 and 16
+    assert {p.name for p in out.iterdir() if not p.name.startswith("checkpoint-")} == outputs
+    assert (out / "model.safetensors").read_bytes() != model
+
+    refused = torchrun(data, out, "--num_train_epochs", "1")
+    assert refused.returncode != 0
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert 1 <= len(errors) <= 2 and len(set(errors)) == 1, refused.stderr[-3000:]
+    assert "holds a previous run" in errors[0] and "--overwrite_output_dir" in errors[0]
+    check_checkpoints(out, [4, 8])  # untouched
