@@ -169,19 +169,25 @@ def test_validation_split_is_a_seeded_partition_in_file_order():
 # ---- characters the tokenizer drops or does not know ---------------------------------------------------------
 
 
-def test_every_odd_character_gets_exactly_one_prediction(tmp_path):
+@pytest.mark.parametrize("char", list(ODD), ids=["space", "ideographic-space", "snowman", "left-quote",
+                                                 "right-quote", "emoji", "E-acute", "I-dot", "kelvin"])  # fmt: skip
+def test_every_odd_character_gets_exactly_one_prediction(tmp_path, char):
     tokenizer = chinese_tokenizer(tmp_path)
-    text = "张三" + ODD + "在华为"
-    sentences = read_json(write_records(tmp_path / "odd.json", [{"text": text, "label": {"company": {"华为": [[12, 13]]}}}]))
-    label2id = {tag: i for i, tag in enumerate(["O", "B-company", "I-company"])}
+    text = f"张{char}三在{char}{char}华为{char}"
+    label = {"name": {f"张{char}三": [[0, 2]]}, "company": {"华为": [[6, 7]]}}
+    sentences = read_json(write_records(tmp_path / "odd.json", [{"text": text, "label": label}]))
+    label2id = {tag: i for i, tag in enumerate(["O", "B-company", "I-company", "B-name", "I-name"])}
     features, _ = encode_sentences(sentences, tokenizer, label2id, max_seq_length=32)
     tokens = tokenizer.convert_ids_to_tokens(features["input_ids"][0])
-    assert len(tokens) == len(text) + 2  # one token per character: the dropped ones became [UNK]
-    assert tokens.count("[UNK]") >= 6 and tokens[1 + text.index("É")] == "e"
-    predictions = [[i for i in range(len(tokens))]]
+    assert len(tokens) == len(text) + 2  # one token per character: a dropped one became [UNK]
+    expected = {"É": "e", "İ": "i", "K": "k"}.get(char, "[UNK]")
+    assert [tokens[1 + i] for i, c in enumerate(text) if c == char] == [expected] * 4
+    predictions = [list(range(len(tokens)))]
     (words,) = WordAlignment.from_features(features, sentences).to_words(predictions)
     assert list(words) == list(range(1, len(text) + 1))  # every character, once, in order
-    assert features["labels"][0][1 + text.index("华")] == label2id["B-company"]
+    labels = features["labels"][0][1:-1]
+    assert labels == [label2id[tag] for tag in sentences[0].tags]
+    assert sentences[0].tags[:3] == ["B-name", "I-name", "I-name"]
 
 
 # ---- end to end -----------------------------------------------------------------------------------------------
