@@ -14,6 +14,7 @@ from helpers import idx_bytes, run_without_project, write_mnist
 from PIL import Image
 
 from trainer_common.errors import InputError
+from trainer_common.plots import CHAR_WIDTH, LABEL_HEIGHT
 from vae_trainer import VAEConfig, VAEModel
 from vae_trainer.data import find_idx_file, load_idx_split, read_idx
 
@@ -160,17 +161,35 @@ def test_training_lowers_the_loss_and_logs_components(trained_run):
     assert saved["test_recon_loss"] + saved["test_kl_loss"] == pytest.approx(saved["test_loss"], rel=1e-3)
 
 
+def test_the_elbo_is_recon_plus_kl_whatever_the_kl_weight(tmp_path):
+    from vae_trainer.train import main
+
+    data = write_mnist(tmp_path / "data", n_train=64, n_test=32)
+    argv = ["--data_dir", data, "--output_dir", tmp_path / "run", "--num_train_epochs", "1", "--kl_weight", "0.25",
+            "--hidden_dim", "32", "--latent_dim", "4", "--report_to", "none", "--disable_tqdm", "true"]  # fmt: skip
+    results = main([str(a) for a in argv])
+    recon, kl = results["test_recon_loss"], results["test_kl_loss"]
+    assert kl > 0.01  # the weighted objective and the ELBO differ measurably
+    assert results["test_loss"] == pytest.approx(recon + 0.25 * kl, rel=1e-3)  # what training minimised
+    assert results["test_elbo_per_image"] == pytest.approx(-(recon + kl), rel=1e-6)
+
+
 def test_outputs_are_images_of_the_right_size(trained_run):
     out, _, _ = trained_run
-    with Image.open(out / "samples.png") as grid:
-        assert grid.size == (10 * 30 + 2, 30 + 2)  # 10 digits of 28 px, 2 px gaps
+    with Image.open(out / "samples.png") as grid:  # 10 digits of 84 px, 2 px gaps, a label row above
+        assert grid.size == (10 * 86 + 2, LABEL_HEIGHT + 86 + 2)
+        pixels = np.asarray(grid)
+        assert (pixels[:LABEL_HEIGHT] < 128).any(), "no label text"
+        digit = pixels[LABEL_HEIGHT + 2 : LABEL_HEIGHT + 2 + 84, 2 : 2 + 84]
+        assert (digit == digit[::3, ::3].repeat(3, 0).repeat(3, 1)).all()  # each pixel a 3x3 block, no blur
     for i in range(10):
         with Image.open(out / "samples" / f"sample_{i}.png") as digit:
             assert digit.size == (28, 28)
-    with Image.open(out / "reconstructions.png") as recon:
-        assert recon.size == (10 * 30 + 2, 2 * 30 + 2)
+    with Image.open(out / "reconstructions.png") as recon:  # "recon" labels a row: 5 characters on the left
+        assert recon.size == (5 * CHAR_WIDTH + 2 + 10 * 86 + 2, 2 * 86 + 2)
     with Image.open(out / "loss_curves.png") as curves:
-        assert curves.format == "PNG" and curves.size[0] > 500
+        assert curves.format == "PNG" and curves.info["dpi"][0] == pytest.approx(150, abs=1)
+        assert curves.size[0] >= 2 * 5.5 * 150 - 10
     assert not list(out.rglob(".*.png")), "temporary files left behind"
 
 
@@ -231,7 +250,7 @@ def test_generate_command(trained_run, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     with Image.open(tmp_path / "samples.png") as grid:
-        assert grid.size == (4 * 30 + 2, 32)
+        assert grid.size == (4 * 86 + 2, LABEL_HEIGHT + 86 + 2)
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [f"sample_{i}.png" for i in range(4)]
 
 

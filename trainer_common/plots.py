@@ -6,6 +6,9 @@ from pathlib import Path
 
 from .io import atomic_path
 
+CURVE_DPI = 150
+LABEL_HEIGHT, CHAR_WIDTH = 14, 6  # PIL's default bitmap font: about 11 px high, 6 px a character
+
 
 def read_log_history(output_dir: str | os.PathLike) -> list[dict]:
     """The `log_history` list that `Trainer.save_state()` writes to `trainer_state.json`."""
@@ -40,7 +43,7 @@ def plot_curves(log_history: list[dict], panels: list[tuple[str, list[str]]], pa
             ax.legend()
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
+        fig.savefig(tmp, dpi=CURVE_DPI, format="png")
     plt.close(fig)
 
 
@@ -51,21 +54,41 @@ def to_uint8(images):
     return (np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
-def save_image_grid(images, path: str | os.PathLike, ncols: int = 10, pad: int = 2) -> None:
-    """Tile grayscale images of shape [N, H, W] with values in [0, 1] into one PNG, `ncols` per row."""
+def save_image_grid(
+    images,
+    path: str | os.PathLike,
+    ncols: int = 10,
+    pad: int = 2,
+    scale: int = 1,
+    column_labels: list[str] | None = None,
+    row_labels: list[str] | None = None,
+) -> None:
+    """Tile grayscale images of shape [N, H, W] with values in [0, 1] into one PNG, `ncols` per row, each image
+    enlarged `scale` times (nearest pixel, so no blur). `column_labels` go in a row of text above the images,
+    `row_labels` in a column of text on their left."""
     import numpy as np
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
     images = to_uint8(images)
+    if scale > 1:
+        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
     n, h, w = images.shape
     nrows = -(-n // ncols)
-    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad), 255, dtype=np.uint8)
+    top0 = LABEL_HEIGHT if column_labels else 0
+    left0 = max(len(label) for label in row_labels) * CHAR_WIDTH + pad if row_labels else 0
+    grid = np.full((top0 + nrows * (h + pad) + pad, left0 + ncols * (w + pad) + pad), 255, dtype=np.uint8)
     for i, image in enumerate(images):
         row, col = divmod(i, ncols)
-        top, left = pad + row * (h + pad), pad + col * (w + pad)
+        top, left = top0 + pad + row * (h + pad), left0 + pad + col * (w + pad)
         grid[top : top + h, left : left + w] = image
+    canvas = Image.fromarray(grid)
+    draw = ImageDraw.Draw(canvas)
+    for col, label in enumerate(column_labels or ()):
+        draw.text((left0 + pad + col * (w + pad) + 2, 2), label, fill=0)
+    for row, label in enumerate(row_labels or ()):
+        draw.text((2, top0 + pad + row * (h + pad) + h // 2 - 5), label, fill=0)
     with atomic_path(path) as tmp:
-        Image.fromarray(grid).save(tmp, format="PNG")
+        canvas.save(tmp, format="PNG")
 
 
 def save_images(images, directory: str | os.PathLike, prefix: str = "sample") -> list[Path]:

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from trainer_common.plots import plot_curves, save_image_grid, save_images
 
+DIGIT_SCALE = 3  # 28 px digits drawn at 84 px in the grids
+
 VAE_PANELS = [
     ("Reconstruction loss (BCE per image)", ["recon_loss", "eval_recon_loss"]),
     ("KL divergence (per image)", ["kl_loss", "eval_kl_loss"]),
@@ -12,18 +14,22 @@ VAE_PANELS = [
 
 
 def write_samples(model, num_samples: int, output_dir: str | os.PathLike, seed: int = 0) -> Path:
-    """Decode `num_samples` z ~ N(0, I) into `samples.png` and `samples/sample_{i}.png`."""
+    """Decode `num_samples` z ~ N(0, I) into `samples.png` (digits at 84 px; sample number = row label + column label) and
+    `samples/sample_{i}.png` (28 px, as MNIST)."""
     import torch
 
     generator = torch.Generator(device=model.device).manual_seed(seed)
     images = model.sample(num_samples, generator=generator).cpu()
     save_images(images, Path(output_dir) / "samples")
-    save_image_grid(images, Path(output_dir) / "samples.png", ncols=min(num_samples, 10))
+    ncols = min(num_samples, 10)
+    rows = [f"{first}+" for first in range(0, num_samples, ncols)] if num_samples > ncols else None
+    save_image_grid(images, Path(output_dir) / "samples.png", ncols=ncols, scale=DIGIT_SCALE,
+                    column_labels=[f"#{i}" for i in range(ncols)], row_labels=rows)  # fmt: skip
     return Path(output_dir) / "samples.png"
 
 
 def write_reconstructions(model, pixels, path: str | os.PathLike, n: int = 10) -> None:
-    """The first `n` test images on the top row, their reconstructions below."""
+    """The first `n` test images on the top row, their reconstructions below, at 84 px, each row labelled."""
     import torch
 
     side = model.config.image_size
@@ -31,7 +37,7 @@ def write_reconstructions(model, pixels, path: str | os.PathLike, n: int = 10) -
         originals = pixels[:n].to(model.device)
         reconstructions = model(originals, return_loss=False).reconstruction
     grid = torch.cat([originals, reconstructions]).reshape(-1, side, side).cpu()
-    save_image_grid(grid, path, ncols=len(originals))
+    save_image_grid(grid, path, ncols=len(originals), scale=DIGIT_SCALE, row_labels=["test", "recon"])
 
 
 def write_figures(trainer, test_set, num_samples: int, seed: int) -> dict[str, str]:

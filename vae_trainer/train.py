@@ -129,7 +129,8 @@ class VAERecipe(Recipe):
         if not self.training_args.do_eval:
             return {}
         metrics = self.trainer.evaluate(metric_key_prefix="test")
-        metrics["test_elbo_per_image"] = -metrics["test_loss"]
+        # the ELBO is recon + KL whatever --kl_weight trained with; test_loss is the weighted training objective
+        metrics["test_elbo_per_image"] = -(metrics["test_recon_loss"] + metrics["test_kl_loss"])
         self.trainer.log_metrics("test", metrics)
         if not math.isfinite(metrics["test_loss"]):
             raise InputError(f"training diverged: test loss is {metrics['test_loss']}")
