@@ -1,5 +1,6 @@
 """A finished run is never overwritten unasked; Ctrl-C saves a complete checkpoint; resuming gives the same model."""
 
+import json
 import os
 import signal
 import subprocess
@@ -172,3 +173,45 @@ def test_a_checkpoint_cut_off_mid_save_never_appears(data, tmp_path, uninterrupt
     run(vae_args(data, out, "--resume_from_checkpoint", "true"))
     torch.testing.assert_close(weights(out), uninterrupted, rtol=0, atol=1e-6)
     assert not (out / ".staging" / "checkpoint-8").exists()
+
+
+def test_evaluating_the_saved_model_in_place_keeps_the_training_results(data, tmp_path):
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    trained = json.loads((out / "all_results.json").read_text())
+    kept = {name: (out / name).read_bytes() for name in ("model.safetensors", "loss_curves.png", "README.md")}
+
+    results = run(
+        vae_args(data, out, "--do_train", "false", "--model_name_or_path", str(out), "--max_eval_samples", "8")
+    )
+    saved = json.loads((out / "all_results.json").read_text())
+    assert "train_loss" not in results and results["test_loss"] != trained["test_loss"]  # 8 test images, not 16
+    assert saved == {**trained, **results, "epoch": trained["epoch"]}  # the new test metrics beside the training ones
+    assert saved["train_loss"] == trained["train_loss"] and saved["train_runtime"] == trained["train_runtime"]
+    for name, content in kept.items():  # not redrawn from an evaluation's log, which has no training curve
+        assert (out / name).read_bytes() == content, name
+
+    (out / "all_results.json").write_text('{"train_loss": ')
+    with pytest.raises(InputError, match=r"all_results.json:1: not JSON"):
+        run(vae_args(tmp_path / "missing", out, "--do_train", "false", "--model_name_or_path", str(out)))
+
+
+def test_evaluating_another_model_into_a_finished_run_is_refused(data, tmp_path):
+    out, other = tmp_path / "run", tmp_path / "other"
+    run(vae_args(data, out))
+    run(vae_args(data, other, "--learning_rate", "0.02"))
+    before = (out / "all_results.json").read_bytes()
+    # refused before any data is read: the missing --data_dir is never reached
+    for model in (["--model_name_or_path", str(other)], []):
+        with pytest.raises(InputError, match="holds a previous run .* of another model .*--overwrite_output_dir"):
+            run(vae_args(tmp_path / "missing", out, "--do_train", "false", *model))
+    assert (out / "all_results.json").read_bytes() == before and (out / "checkpoint-8").is_dir()
+
+    evaluate_other = vae_args(data, out, "--do_train", "false", "--model_name_or_path", str(other))
+    results = run([*evaluate_other, "--overwrite_output_dir", "true"])
+    assert json.loads((out / "all_results.json").read_text()) == results
+    assert "train_loss" not in results  # nothing of the first run left to mix with
+    assert not (out / "model.safetensors").exists() and not list(out.glob("checkpoint-*"))
+    in_place = vae_args(data, other, "--do_train", "false", "--model_name_or_path", str(other))
+    with pytest.raises(InputError, match="would delete --model_name_or_path"):
+        run([*in_place, "--overwrite_output_dir", "true"])

@@ -59,15 +59,18 @@ class Recipe:
         from .errors import Interrupted
         from .interrupt import StopOnSignal
         from .io import write_json
-        from .output_dir import check_output_dir, clear_output_dir
+        from .output_dir import check_evaluation_dir, check_output_dir, clear_output_dir, merged_results, read_results
         from .tracking import finish, log_images, setup_logging, setup_wandb
 
-        training_args, resume = self.training_args, None
-        if training_args.do_train:  # before anything is read or written; every process decides alike
-            inputs = {name: getattr(self.args, name, None) for name in self.input_options}
+        training_args, resume, saved = self.training_args, None, None
+        # Before anything is read or written; every process decides alike.
+        inputs = {name: getattr(self.args, name, None) for name in self.input_options}
+        if training_args.do_train:
             resume = check_output_dir(training_args, inputs)
+        elif check_evaluation_dir(training_args, inputs):  # re-evaluating the model saved in output_dir
+            saved = read_results(training_args.output_dir)  # now: a bad file fails before evaluating
         setup_logging(self.training_args, self.package)
-        if training_args.do_train and training_args.overwrite_output_dir:
+        if training_args.overwrite_output_dir:
             with training_args.main_process_first(local=False, desc="clearing output_dir"):
                 if training_args.process_index == 0:
                     clear_output_dir(training_args.output_dir)
@@ -92,8 +95,12 @@ class Recipe:
             trainer.log_metrics("train", train_result.metrics)
             results.update(train_result.metrics)
         results.update(self.evaluate())
+        in_place = saved is not None  # re-evaluated: the run's training metrics, figures and model card stay
         if trainer.is_world_process_zero():
-            write_json(f"{self.training_args.output_dir}/all_results.json", results)
-            log_images(trainer, self.write_figures())
-        finish(trainer, **self.model_card())
+            merged = merged_results(saved, results) if in_place else results
+            write_json(f"{training_args.output_dir}/all_results.json", merged)
+            if not in_place:
+                log_images(trainer, self.write_figures())
+        if not in_place or training_args.push_to_hub:
+            finish(trainer, **self.model_card())
         return results
