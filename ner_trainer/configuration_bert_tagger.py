@@ -1,10 +1,13 @@
 """BERT tagger configuration: a pretrained encoder's config plus the token-classification head's settings.
 
-Imports only transformers, so that it loads through `trust_remote_code=True` where this package is not installed.
+Imports only transformers and its sibling `encoder_layers` (torch), so that it loads through `trust_remote_code=True`
+where this package is not installed.
 """
 
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
+
+from .encoder_layers import pooled_index
 
 SUPPORTED_HEADS = ("linear", "crf")
 LABEL_SCHEMES = ("iob2", "bioes", "bios", "iob1", "none")
@@ -49,6 +52,30 @@ class BertTaggerConfig(PreTrainedConfig):
             How raw text is split into words for prediction, as the training data was: `"words"` (words and
             punctuation, each CJK character alone, runs of Latin letters and digits whole) or `"characters"` (one word
             per character, spaces included, as CLUENER's span JSON is read).
+        layer_pooling (`str`, *optional*, defaults to `"last"`):
+            The encoder features the head reads: `"last"` (the last layer), `"scalar_mix"` (ELMo's learned
+            softmax-weighted sum of the embeddings output and every layer's output, times a learned scale; the
+            weights are parameters of the model), `"embeddings"` (the embeddings output), or an integer index into
+            the encoder's `hidden_states` as a string (`"0"` = embeddings output, `"-1"` = last layer). The layers
+            above an index still run but cannot reach the output: they are frozen.
+        freeze_encoder (`bool`, *optional*, defaults to `False`):
+            Train only the head (classifier, CRF, scalar mix): every encoder parameter gets `requires_grad=False`.
+        freeze_layers (`int`, *optional*):
+            Freeze the embeddings and the bottom `freeze_layers` layers of the encoder (0: the embeddings only).
+        layer_lr_decay (`float`, *optional*):
+            Layer-wise learning-rate decay the tagger was trained with: the top layer at the learning rate, each
+            layer below at the rate above times this factor, the embeddings below the bottom layer. Read by the
+            trainer, recorded here.
+        lora_r (`int`, *optional*, defaults to 0):
+            Rank of the LoRA adapters the encoder was trained with (0: none). A record: the adapters are merged into
+            the encoder's weights when the trained tagger is saved, so a tagger built from this config has none.
+        lora_alpha (`float`, *optional*):
+            LoRA scaling numerator (updates scaled by `lora_alpha / lora_r`); `None` means `2 * lora_r`.
+        lora_dropout (`float`, *optional*, defaults to 0.1):
+            Dropout on the LoRA adapters' input.
+        lora_target_modules (`list[str]`, *optional*):
+            Names of the encoder's linear layers that got adapters; `None`: peft's default for the encoder type
+            (`query` and `value` for BERT and RoBERTa).
 
     Example:
 
@@ -69,6 +96,14 @@ class BertTaggerConfig(PreTrainedConfig):
     label_scheme: str = "iob2"
     constrain_transitions: bool = True
     word_split: str = "words"
+    layer_pooling: str = "last"
+    freeze_encoder: bool = False
+    freeze_layers: int | None = None
+    layer_lr_decay: float | int | None = None
+    lora_r: int = 0
+    lora_alpha: float | int | None = None
+    lora_dropout: float | int = 0.1
+    lora_target_modules: list[str] | None = None
 
     def __post_init__(self, **kwargs):
         if self.label_scheme not in LABEL_SCHEMES:
@@ -85,6 +120,7 @@ class BertTaggerConfig(PreTrainedConfig):
             )
         super().__post_init__(**kwargs)  # builds the encoder sub-config, int-keys id2label
         self._check_labels()
+        self.check_encoder_strategy()
 
     def _check_labels(self) -> None:
         indices = sorted(self.id2label)
@@ -99,6 +135,22 @@ class BertTaggerConfig(PreTrainedConfig):
             self.label2id = inverse
         elif {tag: int(i) for tag, i in self.label2id.items()} != inverse:
             raise ValueError(f"label2id {self.label2id} is not the inverse of id2label {self.id2label}")
+
+    def check_encoder_strategy(self) -> None:
+        """`ValueError` unless layer_pooling, freeze_layers, layer_lr_decay and the LoRA settings fit the encoder."""
+        self.layer_pooling = str(self.layer_pooling)  # an int from Python code: the index it names
+        pooled_index(self.layer_pooling, self.encoder.num_hidden_layers)
+        layers = self.encoder.num_hidden_layers
+        if self.freeze_layers is not None and not 0 <= self.freeze_layers <= layers:
+            raise ValueError(
+                f"freeze_layers must be in [0, {layers}] (the encoder has {layers}), got {self.freeze_layers}"
+            )
+        if self.layer_lr_decay is not None and not 0 < self.layer_lr_decay <= 1:
+            raise ValueError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")
+        if self.lora_r < 0 or (self.lora_alpha is not None and self.lora_alpha <= 0):
+            raise ValueError(f"lora_r must be >= 0 and lora_alpha > 0, got {self.lora_r} and {self.lora_alpha}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
 
     @property
     def hidden_size(self) -> int:

@@ -11,21 +11,23 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
-from transformers import (
-    MODEL_MAPPING,
-    AutoConfig,
-    AutoModel,
-    AutoModelForTokenClassification,
-    PreTrainedConfig,
-    PreTrainedModel,
-)
+from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification, PreTrainedModel
 from transformers import initialization as init
-from transformers.masking_utils import create_bidirectional_mask, packed_sequence_mask_function
 from transformers.modeling_outputs import TokenClassifierOutput
 from transformers.utils.generic import can_return_tuple
 
 from .configuration_bert_tagger import BertTaggerConfig
 from .crf import LinearChainCRF
+from .encoder_layers import (
+    ScalarMix,
+    build_encoder,
+    head_features,
+    is_frozen,
+    layer_depth,
+    load_encoder,
+    packed_attention_mask,
+    pooled_index,
+)
 from .tagging import CHUNK_SCHEMES, allowed_transitions
 from .word_chains import WordChains, default_word_mask, sentence_starts
 
@@ -44,7 +46,8 @@ class BertTaggerPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        """Classifier: normal(0, encoder's initializer_range) weights, zero bias. CRF: zero scores.
+        """Classifier: normal(0, encoder's initializer_range) weights, zero bias. CRF: zero scores. Scalar mix: zero
+        logits (an even average of the layers) and a scale of 1.
 
         `initialize_weights` hands the encoder's modules to the encoder's own `_init_weights`, and the `init`
         functions skip weights that were loaded, so this never clobbers pretrained values.
@@ -58,6 +61,9 @@ class BertTaggerPreTrainedModel(PreTrainedModel):
                 init.zeros_(param)
             # the constraint buffers are not in the checkpoint: rebuild them from the config whenever weights load
             module.set_constraints(*_allowed(self.config))
+        elif isinstance(module, ScalarMix):
+            init.zeros_(module.weights)
+            init.ones_(module.gamma)
 
 
 class BertTagger(BertTaggerPreTrainedModel):
@@ -66,13 +72,17 @@ class BertTagger(BertTaggerPreTrainedModel):
     token. The encoder is the base model, not a masked-LM model, and BERT's pooler is left out: a tagger never reads
     it, and unused parameters would waste compute and break DDP without `find_unused_parameters`.
 
+    The head reads the encoder's last layer, or the hidden states `config.layer_pooling` names (a scalar mix of all
+    of them, one layer, the embeddings). Encoder parameters the config freezes get `requires_grad=False`
+    ([`BertTagger.apply_freezing`]), when the tagger is built and when it is loaded.
+
     Build a tagger to fine-tune with [`BertTagger.from_encoder`]; reload a saved one with `from_pretrained`.
     """
 
     def __init__(self, config: BertTaggerConfig):
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.encoder = _build_encoder(config.encoder)
+        self.encoder = build_encoder(config.encoder)
         # Some encoders (DistilBERT, ...) have no segment embeddings; BERT tokenizers still return token_type_ids.
         self._encoder_takes_token_type_ids = "token_type_ids" in inspect.signature(self.encoder.forward).parameters
         dropout = config.classifier_dropout
@@ -81,7 +91,18 @@ class BertTagger(BertTaggerPreTrainedModel):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(config.encoder.hidden_size, config.num_labels)
         self.crf = LinearChainCRF(config.num_labels) if config.head == "crf" else None  # constrained in _init_weights
+        # the hidden_states index the head reads; None: all of them, through the scalar mix
+        self._pooled = pooled_index(config.layer_pooling, config.encoder.num_hidden_layers)
+        self.scalar_mix = ScalarMix(config.encoder.num_hidden_layers + 1) if self._pooled is None else None
         self.post_init()
+        self.apply_freezing()
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        loaded = super().from_pretrained(*args, **kwargs)
+        # loading puts new, trainable parameters in place of those built in __init__
+        (loaded[0] if isinstance(loaded, tuple) else loaded).apply_freezing()
+        return loaded
 
     def get_input_embeddings(self) -> nn.Module:
         return self.encoder.get_input_embeddings()
@@ -124,10 +145,14 @@ class BertTagger(BertTaggerPreTrainedModel):
             kwargs["position_ids"] = position_ids
             if attention_mask is None:
                 attention_mask = self._packed_attention_mask(position_ids)
+        keep_states, top = True, self.config.encoder.num_hidden_layers
+        if self._pooled != top:  # the head reads hidden states; return them only to a caller who asked
+            keep_states = kwargs.get("output_hidden_states", self.config.encoder.output_hidden_states)
+            kwargs["output_hidden_states"] = True
         outputs = self.encoder(
             input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, return_dict=True, **kwargs
         )
-        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        logits = self.classifier(self.dropout(head_features(outputs, self._pooled, self.scalar_mix)))
         loss = None
         if self.crf is not None:
             chains = self._word_chains(logits, word_mask, labels, position_ids, row_mask)
@@ -147,7 +172,7 @@ class BertTagger(BertTaggerPreTrainedModel):
         return TokenClassifierOutput(
             loss=loss,
             logits=logits,
-            hidden_states=getattr(outputs, "hidden_states", None),
+            hidden_states=getattr(outputs, "hidden_states", None) if keep_states else None,
             attentions=getattr(outputs, "attentions", None),
         )
 
@@ -196,25 +221,30 @@ class BertTagger(BertTaggerPreTrainedModel):
         return chains.scatter(scores, emissions.float())
 
     def parameter_groups(self) -> dict[str, set[str]]:
-        """Parameter names by part, for per-part learning rates: `encoder`, `classifier` and `crf`."""
+        """Parameter names by part, for per-part learning rates: `encoder`, `classifier` (with the scalar mix) and
+        `crf`."""
         groups = {"encoder": set(), "classifier": set(), "crf": set()}
         for name, _ in self.named_parameters():
             groups[name.split(".")[0] if name.startswith(("encoder.", "crf.")) else "classifier"].add(name)
         return groups
 
+    def layer_depths(self) -> dict[str, int]:
+        """Depth of each encoder parameter by full name, for layer-wise learning rates: 0 for the embeddings, `i + 1`
+        for layer `i` (`...layer.<i>.`), the top layer's depth (`num_hidden_layers`) for anything else."""
+        layers = self.config.encoder.num_hidden_layers
+        return {f"encoder.{name}": layer_depth(name, layers) for name, _ in self.encoder.named_parameters()}
+
+    def apply_freezing(self) -> None:
+        """`requires_grad` of every encoder parameter from the config: False where `freeze_encoder` or
+        `freeze_layers` freezes it, and in the layers above the hidden state the head reads (they cannot change the
+        output); True elsewhere. The head's parameters always train. Call again after changing those settings."""
+        layers = self.config.encoder.num_hidden_layers
+        for name, param in self.encoder.named_parameters():
+            param.requires_grad_(not is_frozen(name, layers, self.config))
+
     def _packed_attention_mask(self, position_ids: torch.Tensor):
         """The encoder's 4D attention mask for packed rows: a position of 0 starts a sentence, seen only by itself."""
-        implementation = self.encoder.config._attn_implementation
-        if "flash" in implementation:  # flash kernels take sequence lengths, not a block-diagonal mask
-            raise ValueError(f"packed rows need sdpa, eager or flex attention, not {implementation}")
-        sentence = (position_ids == 0).cumsum(-1)
-        shape_only = torch.empty(*position_ids.shape, 0, dtype=self.dtype, device=position_ids.device)
-        return create_bidirectional_mask(
-            config=self.encoder.config,
-            inputs_embeds=shape_only,
-            attention_mask=None,
-            and_mask_function=packed_sequence_mask_function(sentence),
-        )
+        return packed_attention_mask(self.encoder.config, position_ids, self.dtype)
 
     @classmethod
     def from_encoder(
@@ -225,6 +255,7 @@ class BertTagger(BertTaggerPreTrainedModel):
         head: str = "linear",
         label_scheme: str = "iob2",
         constrain_transitions: bool = True,
+        layer_pooling: str = "last",
         **from_pretrained_kwargs,
     ) -> "BertTagger":
         r"""
@@ -237,7 +268,7 @@ class BertTagger(BertTaggerPreTrainedModel):
         Args:
             model_name_or_path: Hub id or folder of the pretrained encoder (base model or any model built on one).
             id2label: tags in class-index order, as a list or an `{index: tag}` map.
-            classifier_dropout, head, label_scheme, constrain_transitions: see [`BertTaggerConfig`].
+            classifier_dropout, head, label_scheme, constrain_transitions, layer_pooling: see [`BertTaggerConfig`].
             from_pretrained_kwargs: passed to `AutoModel.from_pretrained` (`revision`, `cache_dir`,
                 `attn_implementation`, `dtype`, ...).
         """
@@ -245,18 +276,7 @@ class BertTagger(BertTaggerPreTrainedModel):
             raise TypeError(f"id2label must be a list of tags or an {{index: tag}} dict, got {id2label!r}")
         if not isinstance(id2label, Mapping):
             id2label = dict(enumerate(id2label))
-        encoder, info = AutoModel.from_pretrained(
-            model_name_or_path, output_loading_info=True, **from_pretrained_kwargs
-        )
-        if isinstance(encoder, BertTaggerPreTrainedModel):
-            raise ValueError(f"{model_name_or_path} is a saved tagger, not an encoder: use BertTagger.from_pretrained")
-        missing = sorted(key for key in info["missing_keys"] if not key.startswith("pooler."))
-        if missing or info["mismatched_keys"]:
-            raise ValueError(
-                f"{model_name_or_path} does not hold all encoder weights: missing {missing}, "
-                f"mismatched {sorted(info['mismatched_keys'])}"
-            )
-
+        encoder = load_encoder(model_name_or_path, cls.config_class.model_type, **from_pretrained_kwargs)
         config = cls.config_class(
             encoder=copy.deepcopy(encoder.config),
             id2label=dict(id2label),
@@ -264,6 +284,7 @@ class BertTagger(BertTaggerPreTrainedModel):
             head=head,
             label_scheme=label_scheme,
             constrain_transitions=constrain_transitions,
+            layer_pooling=layer_pooling,
         )
         model = cls(config)
         result = model.encoder.load_state_dict(encoder.state_dict(), strict=False)
@@ -281,17 +302,6 @@ def _allowed(config: BertTaggerConfig) -> tuple:
     if not config.constrain_transitions or config.label_scheme not in CHUNK_SCHEMES:
         return None, None, None
     return allowed_transitions([config.id2label[i] for i in range(config.num_labels)], config.label_scheme)
-
-
-def _build_encoder(config: PreTrainedConfig) -> PreTrainedModel:
-    """The encoder's base model, without a pooling layer where its class can leave it out."""
-    if type(config) not in MODEL_MAPPING:
-        raise ValueError(f"no AutoModel base model for the encoder's model_type {config.model_type!r}")
-    encoder_class = MODEL_MAPPING[type(config)]
-    if isinstance(encoder_class, tuple | list):
-        encoder_class = encoder_class[0]
-    takes_pooling = "add_pooling_layer" in inspect.signature(encoder_class.__init__).parameters
-    return AutoModel.from_config(config, **({"add_pooling_layer": False} if takes_pooling else {}))
 
 
 def register_auto_classes() -> None:
