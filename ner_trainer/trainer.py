@@ -14,7 +14,10 @@ class NERTrainer(MultiLossTrainer):
       per window, to map predictions back to words.
     - `args.classifier_learning_rate` and `args.crf_learning_rate`, when set, give the head's parameters their own
       learning rates beside the encoder's (`args.learning_rate`); the model names the parts
-      (`BertTagger.parameter_groups`).
+      (`BertTagger.parameter_groups`). `args.layer_lr_decay` F gives each encoder layer the rate of the layer above
+      times F (`learning_rates`). Frozen parameters are left out of the optimizer.
+    - `save_model` (the final save, not a checkpoint's) merges LoRA adapters into the encoder's weights first, so
+      that the saved tagger is a plain one; checkpoints keep the adapters, to resume from.
     - With `train_sampling_strategy="group_by_length"`, training batches of similar lengths come in random order
       (`data.shuffled_length_grouped_indices`), not in transformers' long-to-short sweeps.
     - Evaluation keeps the dataset's row order. transformers would also shuffle evaluation batches by length, and
@@ -28,24 +31,50 @@ class NERTrainer(MultiLossTrainer):
 
     def create_optimizer(self, model=None):
         model = self.model if model is None else model
-        classifier_lr = getattr(self.args, "classifier_learning_rate", None)
-        crf_lr = getattr(self.args, "crf_learning_rate", None)
-        part_lrs = {"classifier": classifier_lr, "crf": crf_lr if crf_lr is not None else classifier_lr}
-        if self.optimizer is None and any(lr is not None for lr in part_lrs.values()):
+        if self.optimizer is None and self._has_own_rates():
             decay = set(self.get_decay_parameter_names(model))
+            rates = self.learning_rates(model)
             groups = {}
-            for part, names in model.parameter_groups().items():
-                lr = part_lrs.get(part) or self.args.learning_rate
-                for name, param in model.named_parameters():
-                    if name in names and param.requires_grad:
-                        weight_decay = self.args.weight_decay if name in decay else 0.0
-                        groups.setdefault((lr, weight_decay), []).append(param)
+            for name, param in model.named_parameters():
+                if param.requires_grad:  # frozen parameters stay out of the optimizer
+                    weight_decay = self.args.weight_decay if name in decay else 0.0
+                    groups.setdefault((rates[name], weight_decay), []).append(param)
             optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
             self.optimizer = optimizer_cls(
                 [{"params": params, "lr": lr, "weight_decay": wd} for (lr, wd), params in groups.items()],
                 **optimizer_kwargs,
             )
         return super().create_optimizer(model)
+
+    def _has_own_rates(self) -> bool:
+        names = ("classifier_learning_rate", "crf_learning_rate", "layer_lr_decay")
+        return any(getattr(self.args, name, None) is not None for name in names)
+
+    def learning_rates(self, model) -> dict[str, float]:
+        """The learning rate of every parameter, by name. The head's parts (`BertTagger.parameter_groups`) at their
+        own rates; the encoder at `learning_rate`, or with `layer_lr_decay` F its layers at depth d of L
+        (`BertTagger.layer_depths`: 0 the embeddings, L the top layer) at `learning_rate * F ** (L - d)`."""
+        args = self.args
+        classifier_lr = getattr(args, "classifier_learning_rate", None)
+        crf_lr = getattr(args, "crf_learning_rate", None)
+        layer_decay = getattr(args, "layer_lr_decay", None)
+        part_lrs = {"classifier": classifier_lr, "crf": crf_lr if crf_lr is not None else classifier_lr}
+        depths = model.layer_depths() if layer_decay is not None else {}
+        top = model.config.encoder.num_hidden_layers
+        rates = {}
+        for part, names in model.parameter_groups().items():
+            for name in names:
+                rates[name] = part_lrs.get(part) or args.learning_rate
+                if part == "encoder" and layer_decay is not None:
+                    rates[name] = args.learning_rate * layer_decay ** (top - depths[name])
+        return rates
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        if not _internal_call:  # the final model: LoRA adapters merged into plain weights; checkpoints keep them
+            from .lora import merge_lora
+
+            merge_lora(self.model)
+        super().save_model(output_dir, _internal_call)
 
     def get_train_dataloader(self):
         if self.train_data_collator is None:
