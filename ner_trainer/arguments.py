@@ -37,6 +37,38 @@ class NERArguments:
     classifier_dropout: float | None = field(
         default=None, metadata={"help": "Dropout before the classifier (default: the encoder's hidden dropout)."}
     )
+    layer_pooling: str | None = field(
+        default=None,
+        metadata={
+            "help": "Encoder features the head reads: 'last' (the default for a new tagger), 'scalar_mix' (ELMo: a "
+            "learned softmax-weighted sum of the embeddings and every layer, times a learned scale), 'embeddings', or "
+            "a hidden_states index (0 = embeddings, -1 = last layer). A saved tagger keeps its own."
+        },
+    )
+    freeze_encoder: bool = field(
+        default=False, metadata={"help": "Train only the head (classifier, CRF, scalar mix): feature extraction."}
+    )
+    freeze_layers: int | None = field(
+        default=None, metadata={"help": "Freeze the embeddings and the bottom N encoder layers (0: the embeddings)."}
+    )
+    lora_r: int = field(
+        default=0,
+        metadata={
+            "help": "Rank of LoRA adapters (peft) trained instead of the encoder's weights; 0: off. The saved model "
+            "has them merged into the weights."
+        },
+    )
+    lora_alpha: float | None = field(
+        default=None, metadata={"help": "LoRA scale: the adapters' update is scaled by alpha / r (default: 2 * r)."}
+    )
+    lora_dropout: float = field(default=0.1, metadata={"help": "Dropout on the LoRA adapters' input."})
+    lora_target_modules: str | None = field(
+        default=None,
+        metadata={
+            "help": "Comma-separated names of the encoder's linear layers to adapt (default: peft's for the encoder "
+            "type, query,value for BERT; query,key,value,dense adapts all of BERT's)."
+        },
+    )
     dataset_name: str | None = field(
         default=None,
         metadata={
@@ -112,6 +144,34 @@ class NERArguments:
             raise InputError(f"--validation_split must be in (0, 1), got {self.validation_split}")
         for option in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
             check_range(option, getattr(self, option), 1)
+        self._check_encoder_strategy()
+
+    def _check_encoder_strategy(self) -> None:
+        """Parse-time checks of --layer_pooling, freezing and LoRA; the encoder's layer count is checked on loading."""
+        from trainer_common.validation import check_range
+
+        if self.layer_pooling is not None and self.layer_pooling not in ("last", "scalar_mix", "embeddings"):
+            try:
+                int(self.layer_pooling)
+            except ValueError:
+                raise InputError(
+                    f"--layer_pooling must be last, scalar_mix, embeddings or an index, got {self.layer_pooling!r}"
+                ) from None
+        for option, low in (("freeze_layers", 0), ("lora_r", 0)):
+            check_range(option, getattr(self, option), low)
+        check_range("lora_alpha", self.lora_alpha, 0, above=True)
+        if not 0 <= self.lora_dropout < 1:
+            raise InputError(f"--lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.freeze_encoder and self.freeze_layers is not None:
+            raise InputError("--freeze_encoder freezes every layer: give it or --freeze_layers, not both")
+        if self.lora_r and (self.freeze_encoder or self.freeze_layers is not None):
+            raise InputError("--lora_r freezes the encoder's weights itself (adapters, head train): drop --freeze_*")
+        if not self.lora_r and (self.lora_alpha is not None or self.lora_target_modules):
+            raise InputError("--lora_alpha and --lora_target_modules need --lora_r above 0")
+        if self.lora_target_modules is not None:
+            self.lora_target_modules = ",".join(t.strip() for t in self.lora_target_modules.split(",") if t.strip())
+            if not self.lora_target_modules:
+                raise InputError("--lora_target_modules names no module")
 
 
 @dataclass
@@ -138,6 +198,14 @@ class NERTrainingArguments(TaskTrainingArguments):
         default=None,
         metadata={"help": "Learning rate of the CRF's transition scores (default: --classifier_learning_rate)."},
     )
+    layer_lr_decay: float | None = field(
+        default=None,
+        metadata={
+            "help": "Layer-wise learning-rate decay F in (0, 1]: the top encoder layer trains at --learning_rate, "
+            "each layer below at the rate above times F, the embeddings at the bottom layer's times F; the head "
+            "keeps its own rates."
+        },
+    )
     padding_free: bool = field(
         default=True,
         metadata={
@@ -152,3 +220,4 @@ class NERTrainingArguments(TaskTrainingArguments):
         super().__post_init__()
         for option in ("classifier_learning_rate", "crf_learning_rate"):
             check_range(option, getattr(self, option), 0, above=True)
+        check_range("layer_lr_decay", self.layer_lr_decay, 0, 1, above=True)

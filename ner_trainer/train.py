@@ -59,6 +59,7 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
 
     from trainer_common.loading import load_checked
 
+    from .encoder_strategy import check_layer_pooling
     from .modeling_bert_tagger import BertTagger
 
     try:
@@ -72,18 +73,24 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
         ) from err
     if config.model_type == "bert_tagger":
         model = load_checked(BertTagger, args.model_name_or_path, (config.model_type,))
-        saved = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        if label_list is not None and set(label_list) - set(saved):
-            unknown = sorted(set(label_list) - set(saved))
-            raise InputError(f"{args.model_name_or_path} was trained without the label(s) {unknown}")
+        check_layer_pooling(args, model.config.encoder, saved=model.config.layer_pooling)
+        if label_list is not None:  # data with entity types the tagger lacks: new rows, the old ones kept
+            from .label_extension import add_labels
+
+            added = add_labels(model, label_list)
+            if added:
+                kept = model.config.num_labels - len(added)
+                logger.info("%s: label(s) %s added after its %d", args.model_name_or_path, added, kept)
         encoder_type = model.config.encoder.model_type
     else:
         if label_list is None:
             raise InputError(f"{args.model_name_or_path} is an encoder, not a tagger: give a --train_file to train it")
+        check_layer_pooling(args, config)
         try:
             model = BertTagger.from_encoder(
                 args.model_name_or_path, label_list, classifier_dropout=args.classifier_dropout, head=args.head,
                 label_scheme=args.label_scheme, constrain_transitions=args.constrain_transitions,
+                layer_pooling=args.layer_pooling or "last",
             )  # fmt: skip
         except ValueError as err:  # an incomplete encoder checkpoint, or a tagger where an encoder was expected
             raise InputError(str(err)) from err
@@ -159,6 +166,10 @@ class NERRecipe(Recipe):
 
         args, training_args = self.args, self.training_args
         model, self.tokenizer = build_model_and_tokenizer(args, self.label_list)
+        if training_args.do_train and self.splits.get("train"):
+            from .encoder_strategy import apply_encoder_strategy
+
+            apply_encoder_strategy(model, args, training_args)
         limit = max_window_length(model, self.tokenizer)
         if args.max_seq_length > limit:  # a longer window would fail mid-training in the position embeddings
             raise InputError(f"--max_seq_length {args.max_seq_length} is longer than the model takes ({limit} tokens)")

@@ -346,11 +346,18 @@ def test_continue_training_a_saved_tagger(data, trained, tmp_path):
     assert (out / "model.safetensors").is_file() and (out / "modeling_bert_tagger.py").is_file()
 
 
-def test_continue_training_rejects_labels_the_tagger_lacks(data, trained, tmp_path):
+def test_continue_training_adds_the_labels_the_tagger_lacks(data, trained, tmp_path):
     model, _ = trained
     extra = write_conll(tmp_path / "train.txt", data["train"][:4] + [[("Monday", "B-DATE"), (".", "O")]])
-    with pytest.raises(ValueError, match=r"trained without the label\(s\) \['B-DATE', 'I-DATE'\]"):
-        main(base_args(tmp_path / "out", extra, None, None, model=model, max_steps=1))
+    out = tmp_path / "out"
+    main(base_args(out, extra, None, None, model=model, max_steps=1, save_strategy="no", do_predict=False))
+    id2label = json.loads((out / "config.json").read_text())["id2label"]
+    saved = json.loads((model / "config.json").read_text())["id2label"]
+    # the saved tagger's labels in their order, then the new ones (tests/test_ner_strategies.py checks the weights)
+    assert [id2label[str(i)] for i in range(len(LABELS) + 2)] == [saved[str(i)] for i in range(len(LABELS))] + [
+        "B-DATE",
+        "I-DATE",
+    ]
 
 
 def test_windows_longer_than_the_encoder_takes_are_refused(data, tmp_path):
