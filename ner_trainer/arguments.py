@@ -1,6 +1,7 @@
 """Arguments of `run_ner.py`: the model and data options, and `TrainingArguments` with the task's defaults."""
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from trainer_common.errors import InputError
 from trainer_common.training_args import TaskTrainingArguments
@@ -179,6 +180,10 @@ class NERTrainingArguments(TaskTrainingArguments):
     """`TrainingArguments` with token-classification defaults; padding-free training batches."""
 
     output_dir: str | None = field(default="runs/ner", metadata={"help": "Where the model and outputs go."})
+    metric_for_best_model: str | None = field(
+        default="f1", metadata={"help": "Validation metric that picks the best checkpoint (entity F1)."}
+    )
+    keeps_best_model: ClassVar[bool] = True  # the checkpoint with the best validation F1 is the model saved
     do_predict: bool = field(default=True, metadata={"help": "Predict (and score, if tagged) the test split."})
     learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate."})
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Training batch size per device."})

@@ -212,8 +212,11 @@ class NERRecipe(Recipe):
         training_args, validation = self.training_args, self.validation
         if validation is None and training_args.eval_strategy != IntervalStrategy.NO:
             # the default eval_strategy="epoch" would make Trainer refuse to start without an eval_dataset
-            logger.info("no validation data: no evaluation during training")
+            if training_args.early_stopping_patience is not None:
+                raise InputError("--early_stopping_patience needs validation data")
+            logger.info("no validation data: no evaluation during training, the last weights are saved")
             training_args.eval_strategy = IntervalStrategy.NO
+            training_args.load_best_model_at_end = False
         mixed_precision = training_args.fp16 or training_args.bf16
         collator = WordMaskCollator(
             DataCollatorForTokenClassification(self.tokenizer, pad_to_multiple_of=8 if mixed_precision else None)

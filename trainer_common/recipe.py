@@ -78,6 +78,10 @@ class Recipe:
         set_seed(self.training_args.seed)
         self.load_data()
         self.trainer = trainer = self.build_trainer(self.build_model())
+        if training_args.early_stopping_patience is not None:
+            from transformers import EarlyStoppingCallback
+
+            trainer.add_callback(EarlyStoppingCallback(training_args.early_stopping_patience))
 
         results = {}
         if self.trains:
