@@ -64,8 +64,11 @@ def run(variant: str, encoder: Path, data: Path, out: Path, epochs: float, seed:
         "eval_f1_seqeval": results["eval_f1"],
         "train_samples_per_second": results["train_samples_per_second"],
         "train_runtime": results["train_runtime"],
-        "per_type_f1": {k[len("dev_span_") : -3]: v for k, v in results.items() if k.startswith("dev_span_") and
-                        k.endswith("_f1") and k != "dev_span_f1"},  # fmt: skip
+        "per_type_f1": {
+            k[len("dev_span_") : -3]: v
+            for k, v in results.items()
+            if k.startswith("dev_span_") and k.endswith("_f1") and k != "dev_span_f1"
+        },  # fmt: skip
         "submission_lines": sum(1 for _ in open(out / "cluener_predict.json", encoding="utf-8")),
     }
 

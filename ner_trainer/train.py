@@ -53,8 +53,9 @@ def split_off_validation(splits: dict, fraction: float, seed: int) -> tuple[list
     )
 
 
-def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
-    """A saved BertTagger as it is, or a new one around the pretrained encoder; and the matching tokenizer."""
+def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, trains: bool = True):
+    """A saved BertTagger (when `trains`, extended by the training data's new labels), or a new one around the
+    pretrained encoder; and the matching tokenizer."""
     from transformers import AutoConfig, AutoTokenizer
 
     from trainer_common.loading import load_checked
@@ -74,7 +75,7 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None):
     if config.model_type == "bert_tagger":
         model = load_checked(BertTagger, args.model_name_or_path, (config.model_type,))
         check_layer_pooling(args, model.config.encoder, saved=model.config.layer_pooling)
-        if label_list is not None:  # data with entity types the tagger lacks: new rows, the old ones kept
+        if label_list is not None and trains:  # training data with new entity types: new rows, the old ones kept
             from .label_extension import add_labels
 
             added = add_labels(model, label_list)
@@ -165,7 +166,7 @@ class NERRecipe(Recipe):
         from .data import check_labels, max_window_length
 
         args, training_args = self.args, self.training_args
-        model, self.tokenizer = build_model_and_tokenizer(args, self.label_list)
+        model, self.tokenizer = build_model_and_tokenizer(args, self.label_list, training_args.do_train)
         if training_args.do_train and self.splits.get("train"):
             from .encoder_strategy import apply_encoder_strategy
 
@@ -261,6 +262,7 @@ class NERRecipe(Recipe):
         if test is None:
             return results
         predicted = test.word_predictions(trainer, self.id2label)
+        self.test_predictions = (test.sentences, predicted)
         if trainer.is_world_process_zero():
             write_conll_predictions(f"{out}/test_predictions.txt", test.sentences, predicted, scheme)
             if test.is_span_json:
@@ -285,15 +287,17 @@ class NERRecipe(Recipe):
             return {}
         return {"training_curves": write_training_curves(log_history, self.training_args.output_dir)}
 
-    def model_card(self) -> dict:
-        args = self.args
-        files_used = (args.train_file, args.validation_file, args.test_file)
-        return {
-            "tasks": "token-classification",
-            "dataset_name": None if any(files_used) else (args.dataset_name or "conll2003"),
-            "finetuned_from": args.model_name_or_path,
-            "tags": ["ner", "token-classification"],
-        }
+    def prediction_tables(self) -> dict:
+        from .card import prediction_table
+
+        if getattr(self, "test_predictions", None) is None:
+            return {}
+        return {"test_predictions": prediction_table(*self.test_predictions, self.args.label_scheme)}
+
+    def card_info(self, results: dict):
+        from .card import card_info
+
+        return card_info(self.args, self.training_args, self.trainer.model.config, results)
 
 
 def train(args: NERArguments, training_args: NERTrainingArguments, callbacks: list | None = None) -> dict:

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import numpy as np
+import pytest
 from transformers import TrainerCallback
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -144,3 +145,15 @@ def write_mnist(directory: Path, n_train=256, n_test=64, gz=True, dot_spelling=F
             data = idx_bytes(array)
             (directory / name).write_bytes(gzip.compress(data) if gz else data)
     return directory
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Import into a test module to run its tiny models on one thread: as fast, and far faster when other work
+    shares the two cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

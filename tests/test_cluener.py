@@ -70,7 +70,10 @@ def chinese_tokenizer(tmp_path):
         ({"name": {"叶老桂": [[False, 2]]}}, r"bad span \[false, 2\]|bad span \[False, 2\]"),
         ({"name": {"叶老桂": [[0, 2, 3]]}}, "bad span"),
         ({"name": {"叶老桂": [0, 2]}}, "bad span 0"),
-        ({"name": {"叶老桂": [[0, 2]]}, "company": {"桂在": [[2, 3]]}}, r"company '桂在' at \[2, 3\] overlaps name '叶老桂' at \[0, 2\]"),
+        (
+            {"name": {"叶老桂": [[0, 2]]}, "company": {"桂在": [[2, 3]]}},
+            r"company '桂在' at \[2, 3\] overlaps name '叶老桂' at \[0, 2\]",
+        ),
         ({"name": {"叶老桂": [[0, 2]]}, "person": {"叶老桂": [[0, 2]]}}, r"person '叶老桂' at \[0, 2\] overlaps name"),
         ({"name": ["叶老桂"]}, "'label' must look like"),
     ],
@@ -110,8 +113,8 @@ def test_labels_come_out_in_the_label_scheme_and_go_back_to_the_same_json(tmp_pa
         assert sentence.tokens == list(source["text"]) and sentence.text == source["text"]
         assert tagging.first_violation(sentence.tags, scheme) is None
         assert tags_to_label(sentence.text, sentence.tags, scheme) == source["label"]
-    bios = read_json(write_records(tmp_path / "one.json", [{"text": "张三和华为", "label": {"name": {"张": [[0, 0]]}}}]),
-                     label_scheme=scheme)  # fmt: skip
+    one = write_records(tmp_path / "one.json", [{"text": "张三和华为", "label": {"name": {"张": [[0, 0]]}}}])
+    bios = read_json(one, label_scheme=scheme)
     assert bios[0].tags[0] == {"iob2": "B-name", "bios": "S-name", "bioes": "S-name"}[scheme]
 
 
@@ -231,7 +234,7 @@ def test_dev_predictions_and_span_scores_come_from_the_held_out_split(clue_run):
     _, held_out = split_off_validation({"train": train_texts}, 0.25, seed=0)
     assert [r["text"] for r in dev] == held_out
     for line in dev:  # every predicted span is a valid span of its text
-        for kind, entities in line["label"].items():
+        for entities in line["label"].values():
             for entity, spans in entities.items():
                 assert all(line["text"][s : e + 1] == entity for s, e in spans)
     metrics = json.loads((out / "dev_span_metrics.json").read_text())

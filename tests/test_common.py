@@ -30,6 +30,12 @@ def test_config_file_then_flags_override(tmp_path):
     assert training_args.per_device_train_batch_size == 128  # the task's own default survives
 
 
+def test_a_misspelt_or_abbreviated_flag_fails():
+    for flag in ("--learning_rat", "--latent"):  # prefixes of --learning_rate and --latent_dim
+        with pytest.raises(InputError, match=f"not used by the HfArgumentParser: \\['{flag}', '4'\\]"):
+            parse_args((VAEArguments, VAETrainingArguments), [flag, "4"])
+
+
 def test_config_file_errors_name_file_and_key(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text("latent_dims: 8\n")

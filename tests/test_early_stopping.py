@@ -2,6 +2,7 @@
 weights, and `--early_stopping_patience` stops after that many evaluations without improvement."""
 
 import json
+from pathlib import Path
 
 import pytest
 from helpers import make_encoder_dir
@@ -37,6 +38,9 @@ def test_the_saved_tagger_is_the_best_checkpoint_by_validation_f1(files, tmp_pat
     f1s, state = eval_f1s(tmp_path / "best")
     assert len(f1s) == 5 and max(f1s) > f1s[-1], f"the last epoch must not be the best for this test: {f1s}"
     assert state["best_metric"] == max(f1s)
+    for saved in [tmp_path / "best", *(tmp_path / "best").glob("checkpoint-*")]:  # what a resumed run reads
+        named = json.loads((saved / "trainer_state.json").read_text())["best_model_checkpoint"]
+        assert ".staging" not in named and Path(named).parent == tmp_path / "best", named
     assert best["eval_f1"] == max(f1s)  # the final evaluation is of the best checkpoint's weights
 
     last = run(files, tmp_path / "last", load_best_model_at_end="false")

@@ -6,7 +6,12 @@ import shutil
 
 import pytest
 import torch
-from helpers import make_encoder_dir, run_without_project, tiny_bert_config
+from helpers import (
+    make_encoder_dir,
+    one_thread,  # noqa: F401 (an autouse fixture)
+    run_without_project,
+    tiny_bert_config,
+)
 from safetensors.torch import load_file
 from test_ner_train import base_args, make_sentences, read_blocks, write_conll
 
@@ -41,14 +46,6 @@ def trained_looking(model: BertTagger) -> BertTagger:
         if model.crf is not None:
             model.crf.transitions.normal_(0, 1.0)
     return model
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ---- configuration ---------------------------------------------------------------------------------------------

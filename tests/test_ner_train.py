@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import make_encoder_dir
+from helpers import make_encoder_dir, one_thread  # noqa: F401 (an autouse fixture)
 from PIL import Image
 
 from ner_trainer import tagging
@@ -128,15 +128,6 @@ def start_run_ner(*args) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The models are tiny: one thread is as fast, and far faster when other work shares the two cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -359,6 +350,13 @@ def test_continue_training_adds_the_labels_the_tagger_lacks(data, trained, tmp_p
         "B-DATE",
         "I-DATE",
     ]
+
+
+def test_evaluating_a_saved_tagger_never_adds_untrained_labels(data, trained, tmp_path):
+    model, _ = trained
+    extra = write_conll(tmp_path / "train.txt", data["train"][:4] + [[("Monday", "B-DATE"), (".", "O")]])
+    with pytest.raises(ValueError, match=r"train.txt:\d+: tag 'B-DATE' \(word 'Monday'\) is not one of the training"):
+        main(base_args(tmp_path / "out", extra, data["dev_file"], None, model=model, do_train=False))
 
 
 def test_windows_longer_than_the_encoder_takes_are_refused(data, tmp_path):

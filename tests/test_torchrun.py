@@ -1,6 +1,8 @@
-"""Two real processes (`torchrun`, gloo on CPU): checkpoints are staged and renamed once, rotated, and the output
-folder is cleared once or refused by both processes, with no hang at a barrier."""
+"""Two real processes (`torchrun` or the CPU accelerate config, gloo): checkpoints are staged and renamed once,
+rotated, and the output folder is cleared once or refused by both processes, with no hang at a barrier; NER
+metrics and test predictions equal one process's, every sentence once."""
 
+import json
 import os
 import signal
 import socket
@@ -9,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import write_mnist
+from helpers import make_encoder_dir, write_mnist
+from test_ner_train import base_args, make_sentences, write_conll
 
 from trainer_common.output_dir import is_complete
 
@@ -24,15 +27,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def torchrun(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    argv = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-        "--master_port", str(free_port()),
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1"]
+ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+              str(ROOT / "configs" / "accelerate" / "cpu_two_processes.yaml")]  # fmt: skip
+
+
+def torchrun(data: Path, out: Path, *extra: str, launcher=TORCHRUN) -> subprocess.CompletedProcess:
+    """run_vae.py in two processes on a tiny model: 256 images in global batches of 2 x 16."""
+    return launch(launcher, [
         "run_vae.py", "--use_cpu", "--data_dir", str(data), "--output_dir", str(out), "--max_train_samples", "256",
         "--max_eval_samples", "64", "--per_device_train_batch_size", "16", "--hidden_dim", "16", "--latent_dim", "2",
         "--num_samples", "2", "--save_strategy", "steps", "--save_steps", "4", "--save_total_limit", "2",
         "--report_to", "none", "--disable_tqdm", "true", *extra,
-    ]  # fmt: skip
+    ])  # fmt: skip
+
+
+def launch(launcher: list[str], script_argv: list) -> subprocess.CompletedProcess:
+    port = "--master_port" if launcher is TORCHRUN else "--main_process_port"
+    argv = [*launcher, port, str(free_port()), *map(str, script_argv)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
     env.pop("TOOLKIT_DEBUG", None)
     # A session of its own, so that a hang kills the workers too, not only the launcher.
@@ -43,7 +55,7 @@ def torchrun(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        pytest.fail(f"torchrun hung for {TIMEOUT} s: {' '.join(extra)}")
+        pytest.fail(f"{argv[2]} hung for {TIMEOUT} s: {' '.join(argv)}")
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
@@ -63,6 +75,8 @@ def test_two_processes_save_rotate_overwrite_and_refuse(tmp_path):
 
     first = torchrun(data, out, "--num_train_epochs", "2")
     assert first.returncode == 0, first.stderr[-3000:]
+    assert "world size 2, per-device train batch size 16, total train batch size 32" in first.stdout
+    assert "16 optimisation steps" in first.stdout and first.stdout.count("training: world size") == 1
     check_checkpoints(out, [12, 16])  # saved every 4 steps; 4 and 8 rotated away
     outputs = {p.name for p in out.iterdir() if not p.name.startswith("checkpoint-")}
     assert {"model.safetensors", "all_results.json", "trainer_state.json", "samples.png"} <= outputs
@@ -82,3 +96,42 @@ def test_two_processes_save_rotate_overwrite_and_refuse(tmp_path):
     assert 1 <= len(errors) <= 2 and len(set(errors)) == 1, refused.stderr[-3000:]
     assert "holds a previous run" in errors[0] and "--overwrite_output_dir" in errors[0]
     check_checkpoints(out, [4, 8])  # untouched
+
+
+def test_the_cpu_accelerate_config_starts_two_processes(tmp_path):
+    """configs/accelerate/cpu_two_processes.yaml, as the README documents it: two processes, not one."""
+    data, out = write_mnist(tmp_path / "mnist", n_train=256, n_test=64), tmp_path / "run"
+    run = torchrun(data, out, "--num_train_epochs", "1", launcher=ACCELERATE)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "training: world size 2, per-device train batch size 16, total train batch size 32" in run.stdout
+    check_checkpoints(out, [4, 8])  # both processes' RNG states in each checkpoint
+
+
+def test_two_process_ner_scores_every_sentence_once_as_one_process_does(tmp_path):
+    """Odd-sized eval and test sets shard unevenly over two processes (accelerate pads the last batch with repeated
+    rows): the metrics and the test predictions must still be those of one process evaluating the same model, every
+    sentence once, in input order."""
+    from ner_trainer.train import main
+
+    files = [write_conll(tmp_path / f"{name}.txt", make_sentences(n, seed)) for name, n, seed in
+             (("train", 20, 0), ("dev", 9, 1), ("test", 11, 2))]  # fmt: skip
+    out = tmp_path / "two"
+    two = launch(TORCHRUN, [
+        "run_ner.py", "--use_cpu", "--model_name_or_path", make_encoder_dir(tmp_path), "--train_file", files[0],
+        "--validation_file", files[1], "--test_file", files[2], "--output_dir", out, "--num_train_epochs", "2",
+        "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "1", "--max_seq_length", "16",
+        "--learning_rate", "5e-3", "--report_to", "none", "--disable_tqdm", "true",
+    ])  # fmt: skip
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "training: world size 2" in two.stdout
+    two_results = json.loads((out / "all_results.json").read_text())
+    # batches of one window, here and there: no padding, so no near-tie can flip with a batch's padded length
+    one = main(base_args(tmp_path / "one", None, files[1], files[2], model=out, do_train=False,
+                         per_device_eval_batch_size=1))  # fmt: skip
+    for key, value in one.items():
+        if key.startswith(("eval_", "test_")) and not key.endswith(("loss", "runtime", "per_second", "_time")):
+            assert two_results[key] == value, key
+    assert two_results["test_f1"] > 0.2  # a model that tags something
+    predictions = (out / "test_predictions.txt").read_text()
+    assert predictions == (tmp_path / "one" / "test_predictions.txt").read_text()
+    assert predictions.count("\n\n") + 1 >= 11  # every test sentence, once

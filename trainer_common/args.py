@@ -68,7 +68,8 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
     from transformers import HfArgumentParser
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser(dataclass_types)
+    # no abbreviations: a misspelt flag (--learning_rat) must fail, not silently set another option
+    parser = HfArgumentParser(dataclass_types, allow_abbrev=False)
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
         config_path = argv.pop(0)
         config = load_config_file(config_path)

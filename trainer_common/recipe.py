@@ -44,9 +44,13 @@ class Recipe:
         """Figures to write (main process only); returns `{name: png path}` for W&B."""
         return {}
 
-    def model_card(self) -> dict:
-        """Keyword arguments of `Trainer.create_model_card`."""
+    def prediction_tables(self) -> dict[str, tuple[list[str], list[list]]]:
+        """Tables of sample predictions for W&B: `{name: (columns, rows)}`."""
         return {}
+
+    def card_info(self, results: dict):
+        """The model card's `model_card.CardInfo`, from the run's results."""
+        raise NotImplementedError
 
     @property
     def trains(self) -> bool:
@@ -59,8 +63,9 @@ class Recipe:
         from .errors import Interrupted
         from .interrupt import StopOnSignal
         from .io import write_json
+        from .model_card import push_output_dir, write_card
         from .output_dir import check_evaluation_dir, check_output_dir, clear_output_dir, merged_results, read_results
-        from .tracking import finish, log_images, setup_logging, setup_wandb
+        from .tracking import log_results, log_run_size, setup_logging, setup_wandb
 
         training_args, resume, saved = self.training_args, None, None
         # Before anything is read or written; every process decides alike.
@@ -85,6 +90,7 @@ class Recipe:
 
         results = {}
         if self.trains:
+            log_run_size(trainer)
             stop = StopOnSignal()
             trainer.add_callback(stop)
             with stop.installed():
@@ -103,8 +109,10 @@ class Recipe:
         if trainer.is_world_process_zero():
             merged = merged_results(saved, results) if in_place else results
             write_json(f"{training_args.output_dir}/all_results.json", merged)
-            if not in_place:
-                log_images(trainer, self.write_figures())
-        if not in_place or training_args.push_to_hub:
-            finish(trainer, **self.model_card())
+            figures = {} if in_place else self.write_figures()
+            log_results(trainer, self.args, results, figures, self.prediction_tables())
+        if (not in_place or training_args.push_to_hub) and trainer.is_world_process_zero():
+            write_card(self.card_info(results), training_args)
+            if training_args.push_to_hub:
+                push_output_dir(trainer)
         return results

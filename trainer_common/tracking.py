@@ -21,12 +21,37 @@ def setup_logging(training_args, package: str) -> None:
         handlers=[logging.StreamHandler(sys.stdout)],
     )
     level = training_args.get_process_log_level()
+    # our own INFO lines (data counts, the run's size) show on the main process unless a level is asked for;
+    # transformers keeps its quieter default
+    ours = logging.INFO if training_args.log_level == "passive" and training_args.should_log else level
     for lib_logger in (logging.getLogger(package), logging.getLogger(__package__)):
-        lib_logger.setLevel(level)
+        lib_logger.setLevel(ours)
     datasets.utils.logging.set_verbosity(level)
     transformers.utils.logging.set_verbosity(level)
     transformers.utils.logging.enable_default_handler()
     transformers.utils.logging.enable_explicit_format()
+
+
+def log_run_size(trainer) -> None:
+    """One INFO line on the main process before training: world size, batch sizes, optimisation steps, output."""
+    import math
+
+    args = trainer.args
+    if not trainer.is_world_process_zero():
+        return
+    # batches per process, as the Trainer counts them (without building a dataloader, which could draw randomness)
+    per_step = args.per_device_train_batch_size * args.world_size
+    samples = len(trainer.train_dataset)
+    batches = samples // per_step if args.dataloader_drop_last else math.ceil(samples / per_step)
+    per_epoch = max(batches // args.gradient_accumulation_steps, 1)
+    steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * per_epoch)
+    total_batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+    logger.info(
+        "training: world size %d, per-device train batch size %d, total train batch size %d (x%d gradient "
+        "accumulation), %d optimisation steps, output in %s",
+        args.world_size, args.per_device_train_batch_size, total_batch, args.gradient_accumulation_steps, steps,
+        args.output_dir,
+    )  # fmt: skip
 
 
 def setup_wandb(training_args, project: str) -> None:
@@ -35,29 +60,22 @@ def setup_wandb(training_args, project: str) -> None:
         os.environ.setdefault("WANDB_PROJECT", project)
 
 
-def log_images(trainer, images: dict[str, str]) -> None:
-    """Attach PNG files to the active W&B run, when there is one (main process only)."""
+def log_results(trainer, args, results: dict, images: dict[str, str], tables: dict) -> None:
+    """End of a `--report_to wandb` run (main process): the task's own arguments join the run's config (the
+    training arguments and model config are already there), then the final test metrics, the figures and the
+    prediction tables are logged and the run is closed, so that a next run in this process starts its own."""
     if not trainer.is_world_process_zero() or "wandb" not in (trainer.args.report_to or []):
         return
+    import dataclasses
+
     import wandb
 
-    if wandb.run is not None:
-        wandb.log({name: wandb.Image(path) for name, path in images.items()})
-
-
-def finish(
-    trainer,
-    *,
-    tasks: str,
-    dataset_name: str | None = None,
-    finetuned_from: str | None = None,
-    tags: list[str] | None = None,
-) -> None:
-    """Write the model card and, with `--push_to_hub`, upload the output folder."""
-    kwargs = {"finetuned_from": finetuned_from, "tasks": tasks, "tags": tags or []}
-    if dataset_name:
-        kwargs["dataset"] = dataset_name
-    if trainer.args.push_to_hub:
-        trainer.push_to_hub(**kwargs)
-    elif trainer.is_world_process_zero():
-        trainer.create_model_card(**kwargs)
+    if wandb.run is None:
+        return
+    wandb.config.update(dataclasses.asdict(args), allow_val_change=True)
+    final = {f"test/{key[len('test_') :]}": value for key, value in results.items() if key.startswith("test_")}
+    logged = {name: wandb.Image(path) for name, path in images.items()}
+    logged.update({name: wandb.Table(columns=columns, data=rows) for name, (columns, rows) in tables.items()})
+    wandb.log({**final, **logged})
+    wandb.run.summary.update(final)
+    wandb.finish()

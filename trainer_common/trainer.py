@@ -88,6 +88,7 @@ class MultiLossTrainer(Trainer):
     def _save_checkpoint(self, model, trial) -> None:
         """Write `checkpoint-N` under `.staging/` and rename it into place once every process has written its part,
         so that a checkpoint is visible only when complete (a kill mid-save leaves only the staging folder)."""
+        from transformers.trainer import TRAINER_STATE_NAME
         from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
         run_dir = self._get_output_dir(trial=trial)
@@ -98,6 +99,12 @@ class MultiLossTrainer(Trainer):
             super()._save_checkpoint(model, trial)
         finally:
             del self._get_output_dir
+        if self.state.best_model_checkpoint:
+            # the Trainer recorded the staging path: every process must load the best model from the real one at
+            # the end, and the checkpoint's own copy of the state is what a resumed run reads
+            self.state.best_model_checkpoint = self.state.best_model_checkpoint.replace(staging, run_dir)
+            if self.args.should_save:
+                self.state.save_to_json(os.path.join(staging, name, TRAINER_STATE_NAME))
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
             final = os.path.join(run_dir, name)
@@ -106,8 +113,6 @@ class MultiLossTrainer(Trainer):
             os.replace(os.path.join(staging, name), final)
             with contextlib.suppress(OSError):  # left only if another checkpoint is still being written there
                 os.rmdir(staging)
-            if self.state.best_model_checkpoint:
-                self.state.best_model_checkpoint = self.state.best_model_checkpoint.replace(staging, run_dir)
             rotate_checkpoints(
                 output_dir=run_dir,
                 save_total_limit=self.args.save_total_limit,
@@ -117,7 +122,9 @@ class MultiLossTrainer(Trainer):
         self.accelerator.wait_for_everyone()
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
-        super().save_model(output_dir, _internal_call)
+        # never push from here (Trainer would, with its generic card and no upload filter): the run pushes at its
+        # end, with the model card (`model_card.push_output_dir`)
+        super().save_model(output_dir, _internal_call=True)
         if self.args.should_save:
             give_default_modes(output_dir or self.args.output_dir)
 

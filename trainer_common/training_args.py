@@ -51,6 +51,8 @@ class TaskTrainingArguments(TrainingArguments):
         from .validation import check_range
 
         check_range("early_stopping_patience", self.early_stopping_patience, 1)
+        if self.dataloader_pin_memory and not _has_accelerator():
+            self.dataloader_pin_memory = False  # pinning needs a GPU; on CPU torch only warns on every dataloader
         if self.load_best_model_at_end is None:
             wanted = self.keeps_best_model or self.early_stopping_patience is not None
             self.load_best_model_at_end = wanted and self._evaluates_at_every_save()
@@ -70,3 +72,10 @@ class TaskTrainingArguments(TrainingArguments):
             return True
         eval_steps = self.eval_steps or self.logging_steps
         return eval_steps >= 1 and self.save_steps >= 1 and self.save_steps % eval_steps == 0
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    accelerator = getattr(torch, "accelerator", None)
+    return accelerator.is_available() if accelerator is not None else torch.cuda.is_available()

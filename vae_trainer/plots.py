@@ -14,7 +14,7 @@ VAE_PANELS = [
 
 
 def write_samples(model, num_samples: int, output_dir: str | os.PathLike, seed: int = 0) -> Path:
-    """Decode `num_samples` z ~ N(0, I) into `samples.png` (digits at 84 px; sample number = row label + column label) and
+    """Decode `num_samples` z ~ N(0, I) into `samples.png` (digits at 84 px; sample number = row label + column) and
     `samples/sample_{i}.png` (28 px, as MNIST)."""
     import torch
 

@@ -141,12 +141,10 @@ class VAERecipe(Recipe):
 
         return write_figures(self.trainer, self.test_set, self.args.num_samples, seed=self.training_args.seed)
 
-    def model_card(self) -> dict:
-        return {
-            "tasks": "image-generation",
-            "dataset_name": self.args.dataset_name or "mnist",
-            "tags": ["vae", "mnist"],
-        }
+    def card_info(self, results: dict):
+        from .card import card_info
+
+        return card_info(self.args, self.training_args, self.trainer.model.config, results)
 
 
 def train(args: VAEArguments, training_args: VAETrainingArguments, callbacks: list | None = None) -> dict:

@@ -72,7 +72,8 @@ def cluener_record(record: dict, where: str, path: str, line: int, overlapping_s
                 f"[{taken[2]}, {taken[3]}]"
             )
             if overlapping_spans == "error":
-                raise InputError(f"{message}; one tag per character cannot hold both (--overlapping_spans keep_longest)")
+                hint = "one tag per character cannot hold both (--overlapping_spans keep_longest)"
+                raise InputError(f"{message}; {hint}")
             logger.warning("%s; the longer one is kept", message)
             continue
         tags[start : end + 1] = [f"B-{entity_type}"] + [f"I-{entity_type}"] * (end - start)
@@ -157,7 +158,8 @@ def write_span_outputs(out_dir: str, split: str, sentences: list[Sentence], pred
         write_text(f"{out_dir}/{SUBMISSION_FILE}", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
         return {}
     records = prediction_records(sentences, predicted, scheme)
-    write_text(f"{out_dir}/{split}_predictions.json", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    write_text(f"{out_dir}/{split}_predictions.json", lines)
     gold = [tags_to_label(record["text"], sentence.tags, scheme) for record, sentence in zip(records, sentences)]
     metrics = span_scores(gold, [record["label"] for record in records])
     write_json(f"{out_dir}/{split}_span_metrics.json", metrics)

@@ -80,7 +80,8 @@ def read_json(
 
     Two record formats: `{"tokens": [...], "ner_tags": ["B-PER", ...]}` (ner_tags optional), and CLUENER's
     `{"text": "...", "label": {type: {entity: [[start, end_inclusive], ...]}}}` (label optional), which becomes
-    one word per character (`cluener_record`; `overlapping_spans` says what to do with overlapping spans). The tags, in `tag_scheme` ("auto": detected), are rewritten in `label_scheme`.
+    one word per character (`cluener_record`; `overlapping_spans` says what to do with overlapping spans). The tags,
+    in `tag_scheme` ("auto": detected), are rewritten in `label_scheme`.
     """
     path = str(path)
     sentences = []
