@@ -82,8 +82,10 @@ def test_two_processes_save_rotate_overwrite_and_refuse(tmp_path):
     assert {"model.safetensors", "all_results.json", "trainer_state.json", "samples.png"} <= outputs
     model = (out / "model.safetensors").read_bytes()
 
-    second = torchrun(data, out, "--num_train_epochs", "1", "--overwrite_output_dir")
+    # launched as the README documents configs/accelerate/cpu_two_processes.yaml: two processes, not one
+    second = torchrun(data, out, "--num_train_epochs", "1", "--overwrite_output_dir", launcher=ACCELERATE)
     assert second.returncode == 0, second.stderr[-3000:]
+    assert "training: world size 2, per-device train batch size 16, total train batch size 32" in second.stdout
     log = second.stdout + second.stderr
     assert log.count("removing the previous run") == 1, log[-3000:]  # one process clears, the other waits for it
     check_checkpoints(out, [4, 8])  # nothing left of the first run's 12 and 16
@@ -96,15 +98,6 @@ def test_two_processes_save_rotate_overwrite_and_refuse(tmp_path):
     assert 1 <= len(errors) <= 2 and len(set(errors)) == 1, refused.stderr[-3000:]
     assert "holds a previous run" in errors[0] and "--overwrite_output_dir" in errors[0]
     check_checkpoints(out, [4, 8])  # untouched
-
-
-def test_the_cpu_accelerate_config_starts_two_processes(tmp_path):
-    """configs/accelerate/cpu_two_processes.yaml, as the README documents it: two processes, not one."""
-    data, out = write_mnist(tmp_path / "mnist", n_train=256, n_test=64), tmp_path / "run"
-    run = torchrun(data, out, "--num_train_epochs", "1", launcher=ACCELERATE)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "training: world size 2, per-device train batch size 16, total train batch size 32" in run.stdout
-    check_checkpoints(out, [4, 8])  # both processes' RNG states in each checkpoint
 
 
 def test_two_process_ner_scores_every_sentence_once_as_one_process_does(tmp_path):

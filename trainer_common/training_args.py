@@ -19,7 +19,10 @@ class TaskTrainingArguments(TrainingArguments):
     do_eval: bool = field(default=True, metadata={"help": "Evaluate on the evaluation split."})
     eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate during training."})
     save_strategy: str = field(default="epoch", metadata={"help": "When to save a checkpoint."})
-    save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints to keep."})
+    save_total_limit: int | None = field(
+        default=1,
+        metadata={"help": "Checkpoints to keep (at least 2 with the best model kept: the best and the last)."},
+    )
     load_best_model_at_end: bool | None = field(
         default=None,
         metadata={
@@ -56,6 +59,10 @@ class TaskTrainingArguments(TrainingArguments):
         if self.load_best_model_at_end is None:
             wanted = self.keeps_best_model or self.early_stopping_patience is not None
             self.load_best_model_at_end = wanted and self._evaluates_at_every_save()
+        if self.load_best_model_at_end and self.save_total_limit == 1:
+            # transformers then deletes every checkpoint but the best when training ends, the last one too: an
+            # interrupted run could not resume. Keep the best and the last.
+            self.save_total_limit = 2
         super().__post_init__()
         if self.early_stopping_patience is not None and not self.load_best_model_at_end:
             raise InputError(
