@@ -1,7 +1,7 @@
 """The NER model card (what the tagger is, its test scores overall and per entity type, how to use it), and the
 table of sample test predictions logged to W&B."""
 
-from trainer_common.model_card import CardInfo, hub_id, model_name
+from trainer_common.model_card import CardInfo, card_metrics, hub_id, model_name
 
 from .tagging import get_spans
 
@@ -14,17 +14,17 @@ def card_info(args, training_args, config, results: dict) -> CardInfo:
     dataset = None if files_used else hub_id(args.dataset_name or "eriktks/conll2003")
     base = hub_id(args.model_name_or_path)
     scheme, head = config.label_scheme, config.head
-    metrics = [(key, name, results[f"test_{key}"]) for key, name in SCORES if f"test_{key}" in results]
     summary = (
         f"A `BertTagger` for named-entity recognition: {'`' + base + '`' if base else 'a pretrained encoder'} "
         f"with a {head} head over {scheme.upper()} tags ({config.num_labels} labels), trained with "
         f"hf-trainer-toolkit's `run_ner.py` on {dataset or 'local files'}."
     )
     return CardInfo(
-        title=model_name(training_args), summary=summary, pipeline_tag="token-classification",
+        summary=summary, pipeline_tag="token-classification",
         task_name="Named-entity recognition", tags=["ner", "token-classification", "bert_tagger", f"{head}-head"],
         usage=_usage(model_name(training_args), scheme), base_model=base, datasets=[dataset] if dataset else None,
-        dataset_name=dataset or "local files", metrics=metrics, sections=[_per_type_table(results)],
+        dataset_name=dataset or "local files", metrics=card_metrics(results, SCORES),
+        sections=[_per_type_table(results)],
     )  # fmt: skip
 
 

@@ -8,13 +8,12 @@ with character offsets and scores.
 
 import argparse
 import inspect
-import json
 import sys
 
 import regex
 
 from trainer_common.errors import InputError
-from trainer_common.io import decode_utf8, read_utf8
+from trainer_common.io import decode_utf8, jsonl_text, read_utf8, write_text
 
 from .data import Sentence, WordAlignment, encode_sentences, max_window_length
 from .tagging import TagSchemeError, check_tag, get_spans
@@ -195,15 +194,13 @@ def read_texts(texts_args: list[str] | None, input_file: str | None, stdin=None)
 
 def write_jsonl(results: list[dict], path_or_stdout=None) -> None:
     """Write one JSON object per line to a path (atomically: temp file, then rename), a stream, or stdout."""
-    lines = "".join(json.dumps(result, ensure_ascii=False) + "\n" for result in results)
+    lines = jsonl_text(results)
     if path_or_stdout is None or path_or_stdout == "-":
         sys.stdout.write(lines)
         sys.stdout.flush()
     elif hasattr(path_or_stdout, "write"):
         path_or_stdout.write(lines)
     else:
-        from trainer_common.io import write_text
-
         write_text(path_or_stdout, lines)
 
 

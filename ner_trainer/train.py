@@ -129,8 +129,9 @@ class EncodedSplit:
 
     @property
     def is_span_json(self) -> bool:
-        """Read from span JSON (CLUENER): predictions go back to that format too."""
-        return all(sentence.text is not None for sentence in self.sentences)
+        from .data.cluener import is_span_json
+
+        return is_span_json(self.sentences)
 
     @property
     def gold_tags(self) -> list[list[str]]:
@@ -177,8 +178,9 @@ class NERRecipe(Recipe):
         if self.splits.get("train") and args.word_split != "auto":
             model.config.word_split = args.word_split
         elif self.splits.get("train"):  # predict must split raw text as the training data was split
-            span_json = all(sentence.text is not None for sentence in self.splits["train"])
-            model.config.word_split = "characters" if span_json else "words"
+            from .data.cluener import is_span_json
+
+            model.config.word_split = "characters" if is_span_json(self.splits["train"]) else "words"
         self.id2label = {int(i): tag for i, tag in model.config.id2label.items()}
         label2id = {tag: i for i, tag in self.id2label.items()}
         for sentences in self.splits.values():

@@ -73,3 +73,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj) -> None:
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def jsonl_text(records) -> str:
+    """One JSON object per line, non-ASCII text kept as it is."""
+    return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+
+
+def write_jsonl(path: str | os.PathLike, records) -> None:
+    write_text(path, jsonl_text(records))

@@ -36,7 +36,6 @@ class CardInfo:
     """What a task tells the card. `metrics` are `(metric type, display name, value)` of the test set; values of
     type f1/precision/recall/accuracy are fractions, as the Hub expects."""
 
-    title: str
     summary: str
     pipeline_tag: str
     task_name: str
@@ -48,6 +47,11 @@ class CardInfo:
     license: str | None = None
     metrics: list[tuple[str, str, float]] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)  # extra markdown, after the results
+
+
+def card_metrics(results: dict, scores) -> list[tuple[str, str, float]]:
+    """`CardInfo.metrics` from the run's `test_*` results: `scores` are `(key, display name)` pairs."""
+    return [(key, name, results[f"test_{key}"]) for key, name in scores if f"test_{key}" in results]
 
 
 def card_text(info: CardInfo, training_args, model_name: str) -> str:
@@ -84,16 +88,8 @@ def card_text(info: CardInfo, training_args, model_name: str) -> str:
         value = getattr(training_args, name, None)
         if value is not None and not (name == "max_steps" and value <= 0):
             lines.append(f"| {name} | {getattr(value, 'value', value)} |")
-    lines.append(f"| total train batch size | {_total_batch(training_args)} |\n")
+    lines.append(f"| total train batch size | {training_args.total_train_batch_size} |\n")
     return "\n".join(lines)
-
-
-def _total_batch(training_args) -> int:
-    return (
-        training_args.per_device_train_batch_size
-        * training_args.gradient_accumulation_steps
-        * max(training_args.world_size, 1)
-    )
 
 
 def model_name(training_args) -> str:

@@ -111,8 +111,8 @@ class Recipe:
             write_json(f"{training_args.output_dir}/all_results.json", merged)
             figures = {} if in_place else self.write_figures()
             log_results(trainer, self.args, results, figures, self.prediction_tables())
-        if (not in_place or training_args.push_to_hub) and trainer.is_world_process_zero():
-            write_card(self.card_info(results), training_args)
+            if not in_place or training_args.push_to_hub:
+                write_card(self.card_info(results), training_args)
             if training_args.push_to_hub:
                 push_output_dir(trainer)
         return results

@@ -45,11 +45,11 @@ def log_run_size(trainer) -> None:
     batches = samples // per_step if args.dataloader_drop_last else math.ceil(samples / per_step)
     per_epoch = max(batches // args.gradient_accumulation_steps, 1)
     steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * per_epoch)
-    total_batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
     logger.info(
         "training: world size %d, per-device train batch size %d, total train batch size %d (x%d gradient "
         "accumulation), %d optimisation steps, output in %s",
-        args.world_size, args.per_device_train_batch_size, total_batch, args.gradient_accumulation_steps, steps,
+        args.world_size, args.per_device_train_batch_size, args.total_train_batch_size,
+        args.gradient_accumulation_steps, steps,
         args.output_dir,
     )  # fmt: skip
 

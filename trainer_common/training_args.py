@@ -70,6 +70,11 @@ class TaskTrainingArguments(TrainingArguments):
                 "(the same --eval_strategy and --save_strategy)"
             )
 
+    @property
+    def total_train_batch_size(self) -> int:
+        """Examples per optimisation step, over all processes and accumulation steps."""
+        return self.per_device_train_batch_size * self.gradient_accumulation_steps * self.world_size
+
     def _evaluates_at_every_save(self) -> bool:
         """Whether the strategies allow `load_best_model_at_end` (transformers refuses it otherwise)."""
         evaluate, save = (str(getattr(s, "value", s)) for s in (self.eval_strategy, self.save_strategy))

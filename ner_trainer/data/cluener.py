@@ -4,18 +4,16 @@ offsets: read as one word per character, written back from predicted tags, and s
 A CLUE submission (`cluener_predict.json`) is the same format, one line per test line, keyed by `id`, without text.
 """
 
-import difflib
 import logging
 
 from trainer_common.errors import InputError
 
 from .. import tagging
-from .sentence import Sentence, check_tag
+from .sentence import Sentence, check_keys, check_tag
 
 logger = logging.getLogger(__name__)
 
 RECORD_KEYS = ("id", "text", "label")
-OVERLAP_POLICIES = ("error", "keep_longest")
 SUBMISSION_FILE = "cluener_predict.json"  # the CLUE benchmark's name: <task>_predict.json
 
 
@@ -56,10 +54,7 @@ def cluener_record(record: dict, where: str, path: str, line: int, overlapping_s
     """One sentence, a word per character, with IOB2 tags. Overlapping or nested spans cannot both be tagged: an
     error naming both, or with `overlapping_spans="keep_longest"` the longer one is kept and the other reported."""
     text = record["text"]
-    for key in record:  # a misspelt "label" would otherwise read as untagged text, and score nothing
-        near = difflib.get_close_matches(key, RECORD_KEYS, n=1, cutoff=0.75) if key not in RECORD_KEYS else None
-        if near:
-            raise InputError(f"{where}: unknown key {key!r}; did you mean {near[0]!r}?")
+    check_keys(record, RECORD_KEYS, where)
     if record.get("label") is None:
         return Sentence(list(text), None, path, line, text=text, record_id=record.get("id"))
     tags = ["O"] * len(text)
@@ -79,6 +74,11 @@ def cluener_record(record: dict, where: str, path: str, line: int, overlapping_s
         tags[start : end + 1] = [f"B-{entity_type}"] + [f"I-{entity_type}"] * (end - start)
         owner[start : end + 1] = [(entity_type, entity, start, end)] * (end - start + 1)
     return Sentence(list(text), tags, path, line, text=text, record_id=record.get("id"))
+
+
+def is_span_json(sentences: list[Sentence]) -> bool:
+    """Read from span JSON (CLUENER), one word per character: predictions go back to that format too."""
+    return all(sentence.text is not None for sentence in sentences)
 
 
 def tags_to_label(text: str, tags: list[str], scheme: str) -> dict:
@@ -149,17 +149,13 @@ def write_span_outputs(out_dir: str, split: str, sentences: list[Sentence], pred
     """Predictions of span JSON sentences back in CLUE's format, and their span scores. Tagged sentences:
     `{split}_predictions.json` and `{split}_span_metrics.json` beside it; returns the metrics as `{split}_span_*`.
     Untagged ones: the CLUE submission (`cluener_predict.json`); returns {}."""
-    import json
-
-    from trainer_common.io import write_json, write_text
+    from trainer_common.io import write_json, write_jsonl
 
     if any(sentence.tags is None for sentence in sentences):
-        lines = submission_records(sentences, predicted, scheme)
-        write_text(f"{out_dir}/{SUBMISSION_FILE}", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines))
+        write_jsonl(f"{out_dir}/{SUBMISSION_FILE}", submission_records(sentences, predicted, scheme))
         return {}
     records = prediction_records(sentences, predicted, scheme)
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    write_text(f"{out_dir}/{split}_predictions.json", lines)
+    write_jsonl(f"{out_dir}/{split}_predictions.json", records)
     gold = [tags_to_label(record["text"], sentence.tags, scheme) for record, sentence in zip(records, sentences)]
     metrics = span_scores(gold, [record["label"] for record in records])
     write_json(f"{out_dir}/{split}_span_metrics.json", metrics)

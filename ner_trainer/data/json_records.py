@@ -1,6 +1,5 @@
 """JSON lines or a JSON list of records: `{"tokens", "ner_tags"}` records, or CLUENER span records."""
 
-import difflib
 import json
 import os
 import re
@@ -9,7 +8,7 @@ from trainer_common.errors import InputError
 from trainer_common.io import read_utf8
 
 from .cluener import cluener_record
-from .sentence import Sentence, apply_tag_scheme, check_tag
+from .sentence import Sentence, apply_tag_scheme, check_keys, check_tag
 
 
 def _json_records(text: str, path: str):
@@ -53,12 +52,7 @@ TOKENS_KEYS = ("tokens", "ner_tags")
 
 
 def _tokens_record(record: dict, where: str, path: str, line: int) -> Sentence:
-    for key in record:  # a misspelt "ner_tags" would otherwise read as untagged data, and score nothing
-        if key in TOKENS_KEYS:
-            continue
-        near = difflib.get_close_matches(key, TOKENS_KEYS, n=1, cutoff=0.75)
-        if near:
-            raise InputError(f"{where}: unknown key {key!r}; did you mean {near[0]!r}?")
+    check_keys(record, TOKENS_KEYS, where)
     tokens = record["tokens"]
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         raise InputError(f"{where}: 'tokens' must be a list of strings")

@@ -1,5 +1,6 @@
 """The sentence record every reader yields, and the label list built from sentences."""
 
+import difflib
 import logging
 from dataclasses import dataclass
 
@@ -36,6 +37,15 @@ class Sentence:
     def word_line(self, i: int) -> int:
         """1-based line of word `i` in `source`."""
         return self.line + i if self.one_word_per_line else self.line
+
+
+def check_keys(record: dict, known: tuple[str, ...], where: str) -> None:
+    """Raise on a key that looks like a misspelt known one: a misspelt tag key would otherwise read as untagged
+    data, and score nothing. Other extra keys are left alone."""
+    for key in record:
+        near = None if key in known else difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+        if near:
+            raise InputError(f"{where}: unknown key {key!r}; did you mean {near[0]!r}?")
 
 
 def check_tag(tag: str, where: str) -> None:
