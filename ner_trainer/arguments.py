@@ -17,6 +17,17 @@ class NERArguments:
         default=DEFAULT_ENCODER,
         metadata={"help": "Pretrained encoder (Hub id or folder) to fine-tune, or a saved BertTagger to continue."},
     )
+    config_name: str | None = field(
+        default=None, metadata={"help": "Encoder config (Hub id or folder) of a new tagger, if not the model's own."}
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Tokenizer (Hub id or folder), if not --model_name_or_path's."}
+    )
+    cache_dir: str | None = field(default=None, metadata={"help": "Where downloaded models and datasets are kept."})
+    model_revision: str = field(default="main", metadata={"help": "Branch, tag or commit of a Hub model."})
+    token: str | None = field(
+        default=None, metadata={"help": "Hub token for private models and datasets (default: `hf auth login`'s)."}
+    )
     head: str = field(
         default="linear",
         metadata={
@@ -77,12 +88,19 @@ class NERArguments:
         },
     )
     dataset_config_name: str | None = field(default=None, metadata={"help": "Config name of --dataset_name."})
-    train_file: str | None = field(default=None, metadata={"help": "CoNLL column file, or JSON/JSONL (.json/.jsonl)."})
+    train_file: str | None = field(
+        default=None, metadata={"help": "CoNLL column file, JSON/JSONL (.json/.jsonl), or CSV (a sentence a row)."}
+    )
     validation_file: str | None = field(default=None, metadata={"help": "Same formats as --train_file."})
     test_file: str | None = field(
         default=None, metadata={"help": "Same formats; a file without tags is predicted, not scored."}
     )
     label_column: int = field(default=-1, metadata={"help": "Tag column of CoNLL files (default: the last)."})
+    task_name: str = field(default="ner", metadata={"help": "Names the default tags column: <task_name>_tags."})
+    text_column_name: str = field(default="tokens", metadata={"help": "Words column of JSON, CSV and Hub data."})
+    label_column_name: str | None = field(
+        default=None, metadata={"help": "Tags column of JSON, CSV and Hub data (default: <task_name>_tags, ner_tags)."}
+    )
     validation_split: float | None = field(
         default=None,
         metadata={
@@ -115,18 +133,40 @@ class NERArguments:
             "choices": ["auto", "iob1", "iob2", "bio", "bioes", "iobes", "bios", "none"],
         },
     )
-    max_seq_length: int = field(
+    max_seq_length: int | None = field(
         default=128,
-        metadata={"help": "Tokens per window. Longer sentences are split into windows; no word is ever dropped."},
+        metadata={
+            "help": "Tokens per window (None: the model's limit). Longer sentences are split into windows; no word is "
+            "ever dropped."
+        },
+    )
+    pad_to_max_length: bool = field(
+        default=False,
+        metadata={"help": "Pad every batch to --max_seq_length (fixed shapes, for XLA); turns --padding_free off."},
     )
     label_all_tokens: bool = field(
         default=False, metadata={"help": "Train on every sub-token of a word, not only the first (metrics unchanged)."}
     )
     strict: bool = field(default=False, metadata={"help": "Score entities in seqeval's strict IOB2 mode."})
+    return_entity_level_metrics: bool = field(
+        default=True,
+        metadata={"help": "Each evaluation's metrics per entity type too (the test metrics always have them)."},
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N train sentences."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N validation sentences."})
     max_predict_samples: int | None = field(default=None, metadata={"help": "Use only the first N test sentences."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model code from the checkpoint."})
+    # Accepted so that the transformers example's command lines run; each is logged as having nothing to do.
+    ignore_mismatched_sizes: bool = field(
+        default=False,
+        metadata={"help": "No effect: a new tagger's head fits its labels; a saved one gains rows for new labels."},
+    )
+    preprocessing_num_workers: int | None = field(
+        default=None, metadata={"help": "No effect: preprocessing is one fast-tokenizer pass, no worker processes."}
+    )
+    overwrite_cache: bool = field(
+        default=False, metadata={"help": "No effect: preprocessed data is never cached, so it is never stale."}
+    )
     wandb_project: str = field(default="bert-ner", metadata={"help": "W&B project when --report_to wandb."})
 
     def __post_init__(self):
@@ -141,11 +181,33 @@ class NERArguments:
         if self.classifier_dropout is not None and not 0 <= self.classifier_dropout < 1:
             raise InputError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}")
         check_range("max_seq_length", self.max_seq_length, 2)
+        self._check_columns()
         if self.validation_split is not None and not 0 < self.validation_split < 1:
             raise InputError(f"--validation_split must be in (0, 1), got {self.validation_split}")
         for option in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
             check_range(option, getattr(self, option), 1)
         self._check_encoder_strategy()
+
+    unsupported_flags: ClassVar[dict[str, str]] = {
+        "use_auth_token": "renamed --token in transformers",
+    }
+
+    def _check_columns(self) -> None:
+        if self.label_column_name is None:
+            self.label_column_name = f"{self.task_name}_tags"
+        if not self.text_column_name or not self.label_column_name or self.text_column_name == self.label_column_name:
+            raise InputError("--text_column_name and --label_column_name must name two different columns")
+
+    def columns(self, label_names: list[str] | None = None):
+        """Where JSON, CSV and Hub records keep words and tags, and `label_names`, the names of tag ids."""
+        from .data import Columns
+
+        return Columns(self.text_column_name, self.label_column_name, tuple(label_names) if label_names else None)
+
+    @property
+    def hub_kwargs(self) -> dict:
+        """`from_pretrained`/`load_dataset` options for Hub downloads."""
+        return {"cache_dir": self.cache_dir, "token": self.token}
 
     def _check_encoder_strategy(self) -> None:
         """Parse-time checks of --layer_pooling, freezing and LoRA; the encoder's layer count is checked on loading."""
@@ -211,6 +273,13 @@ class NERTrainingArguments(TaskTrainingArguments):
             "keeps its own rates."
         },
     )
+    label_names: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "NER: names of the integer tag ids 0, 1, ... of JSON, CSV or Hub data without a ClassLabel "
+            "feature (space- or comma-separated, in id order); they also fix a new tagger's label order."
+        },
+    )
     padding_free: bool = field(
         default=True,
         metadata={
@@ -226,3 +295,8 @@ class NERTrainingArguments(TaskTrainingArguments):
         for option in ("classifier_learning_rate", "crf_learning_rate"):
             check_range(option, getattr(self, option), 0, above=True)
         check_range("layer_lr_decay", self.layer_lr_decay, 0, 1, above=True)
+        if self.label_names is not None:  # here tag names; the Trainer's batches always hold theirs as "labels"
+            names = [name.strip() for item in self.label_names for name in item.split(",") if name.strip()]
+            if not names or len(set(names)) != len(names):
+                raise InputError(f"--label_names must name each label once, got {self.label_names}")
+            self.label_names = names

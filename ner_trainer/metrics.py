@@ -16,6 +16,8 @@ from trainer_common.errors import InputError
 from .data import WordAlignment
 from .tagging import convert
 
+OVERALL = ("precision", "recall", "f1", "accuracy")
+
 
 def _check_tags(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]]) -> None:
     if len(true_tags) != len(pred_tags):
@@ -143,6 +145,7 @@ def build_compute_metrics(
     alignment: WordAlignment,
     strict: bool = False,
     scheme: str = "iob2",
+    per_type: bool = True,
 ) -> Callable[[EvalPrediction], dict[str, float]]:
     """A Trainer `compute_metrics` that scores the eval set's sentences word by word against their gold tags.
 
@@ -155,6 +158,7 @@ def build_compute_metrics(
         gold_tags: the eval set's word-level tags, one list per sentence.
         alignment: the eval feature rows' `WordAlignment`, in the eval dataset's row order.
         strict, scheme: see `compute_ner_metrics`.
+        per_type: keep the per-type scores (`TYPE_f1`, ...); without, only the overall ones.
 
     Use with `preprocess_logits_for_metrics=predicted_tag_ids`, or let the Trainer pass the full logits.
     """
@@ -172,7 +176,8 @@ def build_compute_metrics(
         if unknown:
             raise ValueError(f"predicted ids {unknown} are not in id2label {dict(id2label)}")
         pred_tags = [[id2label[i] for i in ids] for ids in words]
-        return compute_ner_metrics(gold_tags, pred_tags, strict=strict, scheme=scheme)
+        metrics = compute_ner_metrics(gold_tags, pred_tags, strict=strict, scheme=scheme)
+        return metrics if per_type else {key: metrics[key] for key in OVERALL}
 
     return compute_metrics
 

@@ -1,105 +1,14 @@
 """Fine-tune a `BertTagger` with `Trainer`: data, model, training, evaluation, test predictions, figures."""
 
 import logging
-import os
 
 from trainer_common.errors import InputError
 from trainer_common.recipe import Recipe
 
 from .arguments import NERArguments, NERTrainingArguments
+from .sources import build_model_and_tokenizer, load_sentences
 
 logger = logging.getLogger(__name__)
-
-
-def load_sentences(args: NERArguments, seed: int) -> tuple[dict, list[str] | None]:
-    """The train/validation/test sentences from the files, or else from the Hub, and the Hub's label list."""
-    from .data import DEFAULT_HUB_DATASET, load_hub_dataset, read_file
-
-    files = {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}
-    if any(files.values()):
-        splits = {
-            name: read_file(path, args.label_column, args.tag_scheme, args.label_scheme, args.overlapping_spans)
-            for name, path in files.items()
-            if path
-        }
-        label_list = None
-    else:
-        name = args.dataset_name or DEFAULT_HUB_DATASET
-        splits, label_list = load_hub_dataset(name, args.dataset_config_name, args.tag_scheme, args.label_scheme)
-    if args.validation_split is not None:
-        splits["train"], splits["validation"] = split_off_validation(splits, args.validation_split, seed)
-    limits = {"train": args.max_train_samples, "validation": args.max_eval_samples, "test": args.max_predict_samples}
-    return {name: sents[: limits.get(name)] for name, sents in splits.items()}, label_list
-
-
-def split_off_validation(splits: dict, fraction: float, seed: int) -> tuple[list, list]:
-    """(train, validation): `round(fraction * n)` training sentences drawn at random by `seed` (the first ones of
-    `numpy.random.default_rng(seed).permutation(n)`) become the validation split; both keep the file's order."""
-    import numpy as np
-
-    if splits.get("validation"):
-        raise InputError("--validation_split carves a validation split from train, but validation data was given")
-    train = splits.get("train")
-    if not train:
-        raise InputError("--validation_split needs training data to split")
-    size = round(fraction * len(train))
-    if not 0 < size < len(train):
-        raise InputError(f"--validation_split {fraction} of {len(train)} training sentences leaves a split empty")
-    held_out = set(np.random.default_rng(seed).permutation(len(train))[:size].tolist())
-    logger.info("validation split: %d of %d training sentences, drawn with seed %d", size, len(train), seed)
-    return (
-        [sentence for i, sentence in enumerate(train) if i not in held_out],
-        [sentence for i, sentence in enumerate(train) if i in held_out],
-    )
-
-
-def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, trains: bool = True):
-    """A saved BertTagger (when `trains`, extended by the training data's new labels), or a new one around the
-    pretrained encoder; and the matching tokenizer."""
-    from transformers import AutoConfig, AutoTokenizer
-
-    from trainer_common.loading import load_checked
-
-    from .encoder_strategy import check_layer_pooling
-    from .modeling_bert_tagger import BertTagger
-
-    try:
-        config = AutoConfig.from_pretrained(args.model_name_or_path, trust_remote_code=args.trust_remote_code)
-    except (OSError, ValueError) as err:
-        if os.path.isdir(args.model_name_or_path):
-            raise InputError(f"--model_name_or_path {args.model_name_or_path}: {err}") from err
-        # transformers' message for a missing folder is about Hub repo ids or the network, not the path
-        raise InputError(
-            f"--model_name_or_path {args.model_name_or_path}: not a folder, and not loadable from the Hub ({err})"
-        ) from err
-    if config.model_type == "bert_tagger":
-        model = load_checked(BertTagger, args.model_name_or_path, (config.model_type,))
-        check_layer_pooling(args, model.config.encoder, saved=model.config.layer_pooling)
-        if label_list is not None and trains:  # training data with new entity types: new rows, the old ones kept
-            from .label_extension import add_labels
-
-            added = add_labels(model, label_list)
-            if added:
-                kept = model.config.num_labels - len(added)
-                logger.info("%s: label(s) %s added after its %d", args.model_name_or_path, added, kept)
-        encoder_type = model.config.encoder.model_type
-    else:
-        if label_list is None:
-            raise InputError(f"{args.model_name_or_path} is an encoder, not a tagger: give a --train_file to train it")
-        check_layer_pooling(args, config)
-        try:
-            model = BertTagger.from_encoder(
-                args.model_name_or_path, label_list, classifier_dropout=args.classifier_dropout, head=args.head,
-                label_scheme=args.label_scheme, constrain_transitions=args.constrain_transitions,
-                layer_pooling=args.layer_pooling or "last",
-            )  # fmt: skip
-        except ValueError as err:  # an incomplete encoder checkpoint, or a tagger where an encoder was expected
-            raise InputError(str(err)) from err
-        encoder_type = config.model_type
-    # Byte-level BPE tokenizers need a prefix space to tokenize pre-split words as in running text.
-    extra = {"add_prefix_space": True} if encoder_type in {"roberta", "gpt2", "bloom", "longformer"} else {}
-    tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path, **extra)
-    return model, tokenizer
 
 
 class EncodedSplit:
@@ -155,7 +64,9 @@ class NERRecipe(Recipe):
     def load_data(self) -> None:
         from .data import build_label_list
 
-        self.splits, self.label_list = load_sentences(self.args, self.training_args.seed)
+        self.splits, self.label_list = load_sentences(
+            self.args, self.training_args.seed, self.training_args.label_names
+        )
         if self.training_args.do_train and not self.splits.get("train"):
             raise InputError(
                 "--do_train needs training data: give --train_file or a --dataset_name with a train split"
@@ -173,7 +84,9 @@ class NERRecipe(Recipe):
 
             apply_encoder_strategy(model, args, training_args)
         limit = max_window_length(model, self.tokenizer)
-        if args.max_seq_length > limit:  # a longer window would fail mid-training in the position embeddings
+        if args.max_seq_length is None:
+            args.max_seq_length = limit
+        elif args.max_seq_length > limit:  # a longer window would fail mid-training in the position embeddings
             raise InputError(f"--max_seq_length {args.max_seq_length} is longer than the model takes ({limit} tokens)")
         if self.splits.get("train") and args.word_split != "auto":
             model.config.word_split = args.word_split
@@ -221,13 +134,22 @@ class NERRecipe(Recipe):
             training_args.eval_strategy = IntervalStrategy.NO
             training_args.load_best_model_at_end = False
         mixed_precision = training_args.fp16 or training_args.bf16
-        collator = WordMaskCollator(
-            DataCollatorForTokenClassification(self.tokenizer, pad_to_multiple_of=8 if mixed_precision else None)
-        )
+        padding = {"pad_to_multiple_of": 8} if mixed_precision else {}
+        if self.args.pad_to_max_length:  # fixed shapes: no packing, every batch as wide as a window can be
+            padding = {"padding": "max_length", "max_length": self.args.max_seq_length}
+            if training_args.padding_free:
+                logger.info("--pad_to_max_length: training batches are padded, not packed (padding_free off)")
+                training_args.padding_free = False
+        collator = WordMaskCollator(DataCollatorForTokenClassification(self.tokenizer, **padding))
         compute_metrics = None
         if validation is not None:
             compute_metrics = build_compute_metrics(
-                self.id2label, validation.gold_tags, validation.alignment, self.args.strict, self.args.label_scheme
+                self.id2label,
+                validation.gold_tags,
+                validation.alignment,
+                self.args.strict,
+                self.args.label_scheme,
+                per_type=self.args.return_entity_level_metrics,
             )
         return NERTrainer(
             model=model,

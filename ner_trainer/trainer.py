@@ -20,6 +20,8 @@ class NERTrainer(MultiLossTrainer):
       that the saved tagger is a plain one; checkpoints keep the adapters, to resume from.
     - With `train_sampling_strategy="group_by_length"`, training batches of similar lengths come in random order
       (`data.shuffled_length_grouped_indices`), not in transformers' long-to-short sweeps.
+    - `args.label_names` names the tags of integer tag ids in the data (`NERTrainingArguments`); the batches always
+      hold the labels as "labels".
     - Evaluation keeps the dataset's row order. transformers would also shuffle evaluation batches by length, and
       predictions would come back in an order that cannot be mapped to words; our eval sets are already sorted by
       length, so sequential order costs nothing.
@@ -28,6 +30,7 @@ class NERTrainer(MultiLossTrainer):
     def __init__(self, *args, train_data_collator=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.train_data_collator = train_data_collator
+        self.label_names = ["labels"]
 
     def create_optimizer(self, model=None):
         model = self.model if model is None else model

@@ -13,7 +13,8 @@ from ner_trainer import tagging
 from ner_trainer.data import WordAlignment, encode_sentences, read_json
 from ner_trainer.data.cluener import label_spans, span_scores, tags_to_label
 from ner_trainer.metrics import compute_ner_metrics
-from ner_trainer.train import main, split_off_validation
+from ner_trainer.sources import split_off_validation
+from ner_trainer.train import main
 from trainer_common.errors import InputError
 
 # Texts with the characters a Chinese vocabulary maps to nothing or to [UNK]: a space, an ideographic space, a rare

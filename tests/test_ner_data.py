@@ -176,9 +176,12 @@ def test_read_cluener_nested_span_is_an_error_or_keeps_outer(tmp_path, caplog):
         ({"text": "叶老桂", "label": {"name": {"叶老桂": [[0, 9]]}}}, r"bad.jsonl:2: span \[0, 9\] .* outside"),
         ({"text": "叶老桂", "label": {"name": ["叶老桂"]}}, "bad.jsonl:2: 'label' must look like"),
         ({"tokens": ["EU", "rejects"], "ner_tags": ["B-ORG"]}, "bad.jsonl:2: 2 tokens but 1 ner_tags"),
-        ({"tokens": ["EU"], "ner_tags": [3]}, "bad.jsonl:2: 'ner_tags' must be a list of tag strings"),
+        ({"tokens": ["EU"], "ner_tags": [3]}, "bad.jsonl:2: 'ner_tags' holds label ids: give their names"),
+        ({"tokens": ["EU"], "ner_tags": "B-ORG"}, "bad.jsonl:2: 'ner_tags' must be a list of tags"),
+        ({"tokens": ["EU"], "ner_tags": [1.0]}, r"bad.jsonl:2: bad tag 1.0"),
+        ({"tokens": "EU"}, "bad.jsonl:2: 'tokens' must be a list of strings"),
         ({"tokens": ["EU"], "ner_tags": ["B ORG"]}, "bad.jsonl:2: bad tag 'B ORG'"),
-        ({"words": ["EU"]}, "bad.jsonl:2: expected an object with 'tokens'"),
+        ({"words": ["EU"]}, "bad.jsonl:2: expected an object with a 'tokens' list"),
         ([1, 2], "bad.jsonl:2: expected an object"),
     ],
 )
@@ -435,7 +438,7 @@ def test_predictions_file_stays_three_columns_for_any_token(tmp_path):
         ("blank.txt", "\n\n-DOCSTART- -X- O O\n\n", "blank.txt: no sentences in the file"),
         ("empty.jsonl", "", "empty.jsonl: no sentences in the file"),
         ("typo.jsonl", '{"tokens": ["a"], "ner_tag": ["O"]}\n', "typo.jsonl:1: unknown key 'ner_tag'; did you mean"),
-        ("typo.json", '[{"token": ["a"], "ner_tags": ["O"]}]', "expected an object with 'tokens'"),
+        ("typo.json", '[{"token": ["a"], "ner_tags": ["O"]}]', "expected an object with a 'tokens' list"),
     ],
 )  # fmt: skip
 def test_empty_files_and_misspelt_keys_are_errors(tmp_path, name, text, message):

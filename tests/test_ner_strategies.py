@@ -529,7 +529,7 @@ def test_new_labels_continue_training_from_a_saved_tagger(data, tmp_path, caplog
     extra = [s + [("Monday", "B-DATE")] for s in make_sentences(8, seed=4)]
     train = write_conll(tmp_path / "more.txt", extra)
     out = tmp_path / "more"
-    with caplog.at_level("INFO", logger="ner_trainer.train"):
+    with caplog.at_level("INFO", logger="ner_trainer.sources"):
         run({**data, "train": train}, out, model=first, max_steps=2, learning_rate=1e-9, classifier_learning_rate=1e-9,
             do_predict=False)  # fmt: skip
     assert "['B-DATE', 'I-DATE'] added after its 9" in caplog.text

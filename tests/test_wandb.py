@@ -36,13 +36,15 @@ def test_ner_run_logs_arguments_losses_test_metrics_and_a_prediction_table(tmp_p
     argv = ["--model_name_or_path", make_encoder_dir(tmp_path), "--train_file", files[0], "--validation_file",
             files[1], "--test_file", files[2], "--output_dir", tmp_path / "out", "--num_train_epochs", "1",
             "--per_device_train_batch_size", "4", "--logging_steps", "1", "--max_seq_length", "16",
-            "--head", "crf", "--run_name", "tiny-crf"]  # fmt: skip
+            "--head", "crf", "--run_name", "tiny-crf", "--token", "hf_not_a_real_token"]  # fmt: skip
     run = run_script("run_ner.py", argv, tmp_path, WANDB_PROJECT="ner-tests", WANDB_TAGS="a,b")
     assert run["run"]["name"] == "tiny-crf" and run["run"]["project"] == "ner-tests"
     assert set(run["run"]["tags"]) == {"a", "b"}
     config = run["config"]
     assert config["head"] == "crf" and config["label_scheme"] == "iob2" and config["max_seq_length"] == 16
     assert config["learning_rate"] == 5e-5 and config["model_type"] == "bert_tagger"  # training args, model config
+    assert config["token"] == "<TOKEN>"  # a Hub token is never logged
+    assert not [p for p in (tmp_path / "wandb").rglob("*") if p.is_file() and b"hf_not_a_real" in p.read_bytes()]
     keys = history_keys(run)
     assert {"train/loss", "eval/loss", "eval/f1", "test/f1", "test/precision", "test/LOC_f1"} <= keys
     import json

@@ -12,6 +12,28 @@ from .io import read_utf8
 
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
+# TrainingArguments flags that transformers 5 removed or renamed, which older command lines and configs still carry.
+RETIRED_FLAGS = {
+    "evaluation_strategy": "renamed --eval_strategy in transformers 5",
+    "warmup_ratio": "removed in transformers 5: --warmup_steps below 1 is a fraction of the steps (0.1: 10%)",
+    "no_cuda": "removed in transformers 5: use --use_cpu",
+    "use_mps_device": "removed in transformers 5: MPS is used when available; --use_cpu to avoid it",
+    "per_gpu_train_batch_size": "removed in transformers 5: use --per_device_train_batch_size",
+    "per_gpu_eval_batch_size": "removed in transformers 5: use --per_device_eval_batch_size",
+    "group_by_length": "removed in transformers 5: use --train_sampling_strategy group_by_length",
+    "logging_dir": "removed in transformers 5: TensorBoard logs go where TENSORBOARD_LOGGING_DIR says",
+    "push_to_hub_token": "removed in transformers 5: use --hub_token",
+    "push_to_hub_model_id": "removed in transformers 5: use --hub_model_id",
+    "push_to_hub_organization": "removed in transformers 5: use --hub_model_id organization/name",
+    "include_inputs_for_metrics": "removed in transformers 5: use --include_for_metrics inputs",
+    "save_safetensors": "removed in transformers 5: checkpoints are always safetensors",
+    "fp16_backend": "removed in transformers 5: mixed precision is torch amp",
+    "half_precision_backend": "removed in transformers 5: mixed precision is torch amp",
+    "split_batches": "removed in transformers 5: use --accelerator_config '{\"split_batches\": true}'",
+    "dispatch_batches": "removed in transformers 5: use --accelerator_config '{\"dispatch_batches\": true}'",
+    "torchdynamo": "removed in transformers 5: use --torch_compile_backend",
+}
+
 
 def load_config_file(path: str) -> dict:
     """Read a JSON or YAML mapping of argument names to values."""
@@ -70,10 +92,20 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
     # no abbreviations: a misspelt flag (--learning_rat) must fail, not silently set another option
     parser = HfArgumentParser(dataclass_types, allow_abbrev=False)
+    known = {action.dest: action for action in parser._actions}
+    unsupported = {**RETIRED_FLAGS}
+    for dataclass_type in dataclass_types:
+        unsupported.update(getattr(dataclass_type, "unsupported_flags", {}))
+    for arg in argv:
+        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else None
+        if name in unsupported and name not in known:
+            raise InputError(f"--{name} is not supported: {unsupported[name]}")
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
         config_path = argv.pop(0)
         config = load_config_file(config_path)
-        known = {action.dest: action for action in parser._actions}
+        for key in config:
+            if key in unsupported and key not in known:
+                raise InputError(f"{config_path}: {key} is not supported: {unsupported[key]}")
         unknown = sorted(set(config) - set(known))
         if unknown:
             raise InputError(f"{config_path}: unknown argument(s): {', '.join(unknown)}")

@@ -20,7 +20,8 @@ class Recipe:
 
     package: str = ""  # logger namespace of the task package, configured like transformers' own
     # options naming files or folders the run reads, which --overwrite_output_dir must never delete
-    input_options = ("model_name_or_path", "data_dir", "train_file", "validation_file", "test_file")
+    input_options = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir", "data_dir", "train_file",
+                     "validation_file", "test_file")  # fmt: skip
 
     def __init__(self, args, training_args, callbacks: list | None = None):
         self.args, self.training_args, self.callbacks = args, training_args, callbacks

@@ -55,9 +55,23 @@ def log_run_size(trainer) -> None:
 
 
 def setup_wandb(training_args, project: str) -> None:
-    """Give W&B runs a project name per task unless the user set WANDB_PROJECT."""
+    """Give W&B runs a project name per task unless the user set WANDB_PROJECT, and hide secrets from the command
+    line W&B records (`--token`, `--hub_token`: it stores `sys.argv`, already parsed by now)."""
     if "wandb" in (training_args.report_to or []):
         os.environ.setdefault("WANDB_PROJECT", project)
+        sys.argv = _redacted(sys.argv)
+
+
+def _redacted(argv: list[str]) -> list[str]:
+    out, hide_next = [], False
+    for arg in argv:
+        flag, equals, _ = arg.partition("=")
+        if hide_next:
+            arg, hide_next = "<TOKEN>", False
+        elif flag.startswith("--") and _is_secret(flag[2:]):
+            arg, hide_next = (f"{flag}=<TOKEN>", False) if equals else (arg, True)
+        out.append(arg)
+    return out
 
 
 def log_results(trainer, args, results: dict, images: dict[str, str], tables: dict) -> None:
@@ -72,10 +86,17 @@ def log_results(trainer, args, results: dict, images: dict[str, str], tables: di
 
     if wandb.run is None:
         return
-    wandb.config.update(dataclasses.asdict(args), allow_val_change=True)
+    # secrets never leave the machine (TrainingArguments.to_dict hides its own *_token fields alike)
+    task_args = {key: f"<{key.upper()}>" if _is_secret(key) and value else value
+                 for key, value in dataclasses.asdict(args).items()}  # fmt: skip
+    wandb.config.update(task_args, allow_val_change=True)
     final = {f"test/{key[len('test_') :]}": value for key, value in results.items() if key.startswith("test_")}
     logged = {name: wandb.Image(path) for name, path in images.items()}
     logged.update({name: wandb.Table(columns=columns, data=rows) for name, (columns, rows) in tables.items()})
     wandb.log({**final, **logged})
     wandb.run.summary.update(final)
     wandb.finish()
+
+
+def _is_secret(key: str) -> bool:
+    return key == "token" or key.endswith("_token")

@@ -25,6 +25,7 @@ from .hub import DEFAULT_HUB_DATASET, hub_label_list, load_hub_dataset, sentence
 from .json_records import read_json
 from .samplers import shuffled_length_grouped_indices
 from .sentence import IGNORE_INDEX, Sentence, apply_tag_scheme, build_label_list, check_labels, check_tag
+from .token_records import DEFAULT_COLUMNS, Columns, read_csv
 
 
 def read_file(
@@ -33,10 +34,15 @@ def read_file(
     tag_scheme: str = "auto",
     label_scheme: str = "iob2",
     overlapping_spans: str = "error",
+    columns: Columns = DEFAULT_COLUMNS,
 ) -> list[Sentence]:
-    """Read `.json`/`.jsonl` with `read_json`, anything else as CoNLL with `read_conll`; tags in `label_scheme`."""
-    if Path(path).suffix.lower() in (".json", ".jsonl"):
-        sentences = read_json(path, tag_scheme, label_scheme, overlapping_spans)
+    """Read `.json`/`.jsonl` with `read_json`, `.csv` with `read_csv`, anything else as CoNLL with `read_conll`;
+    tags in `label_scheme`. `columns` names the tokens and tags of JSON and CSV records."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        sentences = read_json(path, tag_scheme, label_scheme, overlapping_spans, columns)
+    elif suffix == ".csv":
+        sentences = read_csv(path, columns, tag_scheme, label_scheme)
     else:
         sentences = read_conll(path, label_column=label_column, tag_scheme=tag_scheme, label_scheme=label_scheme)
     if not sentences:  # an empty split would be skipped silently, and scores nothing
@@ -45,9 +51,9 @@ def read_file(
 
 
 __all__ = [
-    "DEFAULT_HUB_DATASET", "DOCSTART", "IGNORE_INDEX", "PaddingFreeCollator", "Sentence", "WordAlignment",
+    "Columns", "DEFAULT_HUB_DATASET", "DOCSTART", "IGNORE_INDEX", "PaddingFreeCollator", "Sentence", "WordAlignment",
     "build_label_list", "check_labels", "check_tag", "encode_sentences", "hub_label_list", "apply_tag_scheme",
-    "load_hub_dataset", "max_window_length", "pack_rows", "read_conll", "read_file", "read_json", "scatter_to_words",
-    "sentences_from_hf", "shuffled_length_grouped_indices", "to_dataset", "word_windows", "words_from_predictions",
-    "WordMaskCollator", "write_conll_predictions",
+    "load_hub_dataset", "max_window_length", "pack_rows", "read_conll", "read_csv", "read_file", "read_json",
+    "scatter_to_words", "sentences_from_hf", "shuffled_length_grouped_indices", "to_dataset", "word_windows",
+    "words_from_predictions", "WordMaskCollator", "write_conll_predictions",
 ]  # fmt: skip

@@ -1,77 +1,80 @@
-"""NER datasets from the Hugging Face Hub (`tokens`/`ner_tags` columns)."""
+"""NER datasets from the Hugging Face Hub (a tokens column and a tags column, `tokens`/`ner_tags` by default)."""
+
+from dataclasses import replace
 
 from trainer_common.errors import InputError
 
 from .sentence import Sentence, apply_tag_scheme, build_label_list, check_tag
+from .token_records import DEFAULT_COLUMNS, Columns, token_sentence
 
 DEFAULT_HUB_DATASET = "eriktks/conll2003"
 
 
-def _class_label_names(split) -> list[str] | None:
-    """Names of the `ner_tags` ClassLabel of a datasets split, or None when the tags are plain strings."""
+def _class_label_names(split, column: str = "ner_tags") -> list[str] | None:
+    """Names of the tags column's ClassLabel in a datasets split, or None when the tags are plain values."""
     from datasets import ClassLabel
 
-    feature = split.features.get("ner_tags")
+    feature = split.features.get(column)
     inner = getattr(feature, "feature", None)
     return list(inner.names) if isinstance(inner, ClassLabel) else None
 
 
-def hub_label_list(dataset) -> list[str]:
-    """The label list of a Hub dataset (a `Dataset` or `DatasetDict`) from its `ner_tags` ClassLabel feature."""
+def hub_label_list(dataset, column: str = "ner_tags") -> list[str]:
+    """The label list of a Hub dataset (a `Dataset` or `DatasetDict`) from its tags column's ClassLabel feature."""
     split = next(iter(dataset.values())) if hasattr(dataset, "values") else dataset
-    names = _class_label_names(split)
+    names = _class_label_names(split, column)
     if names is None:
-        raise InputError(f"dataset has no ClassLabel 'ner_tags' feature (features: {split.features})")
+        raise InputError(f"dataset has no ClassLabel {column!r} feature (features: {split.features})")
     for name in names:
-        check_tag(name, "ner_tags ClassLabel")
+        check_tag(name, f"{column} ClassLabel")
     return names
 
 
-def sentences_from_hf(split, source: str) -> list[Sentence]:
-    """Convert a datasets split with `tokens` and (optional) `ner_tags` columns into Sentences.
+def sentences_from_hf(split, source: str, columns: Columns = DEFAULT_COLUMNS) -> list[Sentence]:
+    """Convert a datasets split with a tokens column and an (optional) tags column into Sentences.
 
-    `ner_tags` may be ClassLabel ids (mapped to names) or strings. A row whose ids are all -1 (the "no label"
-    value of ClassLabel, used by some test splits) is untagged. `line` is the 1-based row number.
+    Tags may be strings, or ids named by the column's ClassLabel (else by `columns.label_names`). A row whose ids
+    are all -1 (the "no label" value of ClassLabel, used by some test splits) is untagged. `line` is the 1-based row.
     """
-    if "tokens" not in split.column_names:
-        raise InputError(f"{source}: no 'tokens' column (columns: {split.column_names})")
-    has_tags = "ner_tags" in split.column_names
-    names = _class_label_names(split) if has_tags else None
-    columns = split.select_columns(["tokens", "ner_tags"] if has_tags else ["tokens"])[:]
+    if columns.text not in split.column_names:
+        raise InputError(f"{source}: no {columns.text!r} column (columns: {split.column_names})")
+    has_tags = columns.labels in split.column_names
+    names = _class_label_names(split, columns.labels) if has_tags else None
+    if names is not None:
+        columns = replace(columns, label_names=tuple(names))
+    rows = split.select_columns([columns.text, columns.labels] if has_tags else [columns.text])[:]
     sentences = []
-    for row, tokens in enumerate(columns["tokens"]):
-        tags = columns["ner_tags"][row] if has_tags else None
-        where = f"{source}:{row + 1}"
-        if tags is not None and len(tags) != len(tokens):
-            raise InputError(f"{where}: {len(tokens)} tokens but {len(tags)} ner_tags")
-        if tags is not None and names is not None:
-            if tags and all(t == -1 for t in tags):
-                tags = None
-            else:
-                bad = [t for t in tags if not 0 <= t < len(names)]
-                if bad:
-                    raise InputError(f"{where}: ner_tags id {bad[0]} is not a label id (0..{len(names) - 1})")
-                tags = [names[t] for t in tags]
-        for tag in tags or ():
-            check_tag(tag, where)
-        sentences.append(Sentence(list(tokens), tags, source, row + 1))
+    for row, tokens in enumerate(rows[columns.text]):
+        tags = rows[columns.labels][row] if has_tags else None
+        if tags and names is not None and all(t == -1 for t in tags):
+            tags = None
+        sentences.append(token_sentence(tokens, tags, columns, f"{source}:{row + 1}", source, row + 1))
     return sentences
 
 
 def load_hub_dataset(
-    name: str = DEFAULT_HUB_DATASET, config: str | None = None, tag_scheme: str = "auto", label_scheme: str = "iob2"
+    name: str = DEFAULT_HUB_DATASET,
+    config: str | None = None,
+    tag_scheme: str = "auto",
+    label_scheme: str = "iob2",
+    columns: Columns = DEFAULT_COLUMNS,
+    **load_kwargs,
 ):
-    """Load a Hub NER dataset with `datasets.load_dataset`, its tags rewritten in `label_scheme`.
+    """Load a Hub NER dataset with `datasets.load_dataset` (`load_kwargs`: `cache_dir`, `token`, ...), its tags
+    rewritten in `label_scheme`.
 
-    Returns `(splits, label_list)`: `splits` maps split names to Sentence lists; `label_list` is the `ner_tags`
-    ClassLabel's names (so ids keep the dataset's order) when the dataset is already in `label_scheme`, else built
-    from the train split.
+    Returns `(splits, label_list)`: `splits` maps split names to Sentence lists; `label_list` is the tag names of
+    the ClassLabel (or `columns.label_names`), so ids keep the dataset's order, when the dataset is already in
+    `label_scheme`; else built from the train split.
     """
     from datasets import load_dataset
 
-    dataset = load_dataset(name, config) if config else load_dataset(name)
-    splits = {split: sentences_from_hf(dataset[split], f"{name}[{split}]") for split in dataset}
+    dataset = load_dataset(name, config, **load_kwargs)
+    splits = {split: sentences_from_hf(dataset[split], f"{name}[{split}]", columns) for split in dataset}
     schemes = {split: apply_tag_scheme(sentences, tag_scheme, label_scheme) for split, sentences in splits.items()}
-    if _class_label_names(next(iter(dataset.values()))) is not None and set(schemes.values()) == {label_scheme}:
-        return splits, hub_label_list(dataset)
+    names = _class_label_names(next(iter(dataset.values())), columns.labels) or columns.label_names
+    if names is not None and set(schemes.values()) == {label_scheme}:
+        for tag in names:
+            check_tag(tag, f"{columns.labels} label names")
+        return splits, list(names)
     return splits, build_label_list(splits.get("train") or [s for part in splits.values() for s in part], label_scheme)

@@ -8,7 +8,8 @@ from trainer_common.errors import InputError
 from trainer_common.io import read_utf8
 
 from .cluener import cluener_record
-from .sentence import Sentence, apply_tag_scheme, check_keys, check_tag
+from .sentence import Sentence, apply_tag_scheme
+from .token_records import DEFAULT_COLUMNS, Columns, record_sentence
 
 
 def _json_records(text: str, path: str):
@@ -48,31 +49,17 @@ def _json_records(text: str, path: str):
         raise InputError(f"{path}: not valid JSON: extra data after the closing ']'")
 
 
-TOKENS_KEYS = ("tokens", "ner_tags")
-
-
-def _tokens_record(record: dict, where: str, path: str, line: int) -> Sentence:
-    check_keys(record, TOKENS_KEYS, where)
-    tokens = record["tokens"]
-    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-        raise InputError(f"{where}: 'tokens' must be a list of strings")
-    tags = record.get("ner_tags")
-    if tags is not None:
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise InputError(f"{where}: 'ner_tags' must be a list of tag strings like 'B-PER'")
-        if len(tags) != len(tokens):
-            raise InputError(f"{where}: {len(tokens)} tokens but {len(tags)} ner_tags")
-        for tag in tags:
-            check_tag(tag, where)
-    return Sentence(tokens, tags, path, line)
-
-
 def read_json(
-    path: str | os.PathLike, tag_scheme: str = "auto", label_scheme: str = "iob2", overlapping_spans: str = "error"
+    path: str | os.PathLike,
+    tag_scheme: str = "auto",
+    label_scheme: str = "iob2",
+    overlapping_spans: str = "error",
+    columns: Columns = DEFAULT_COLUMNS,
 ) -> list[Sentence]:
     """Read JSON lines or a JSON list of records.
 
-    Two record formats: `{"tokens": [...], "ner_tags": ["B-PER", ...]}` (ner_tags optional), and CLUENER's
+    Two record formats: `{"tokens": [...], "ner_tags": ["B-PER", ...]}` (ner_tags optional, as tags or label ids;
+    other column names in `columns`), and CLUENER's
     `{"text": "...", "label": {type: {entity: [[start, end_inclusive], ...]}}}` (label optional), which becomes
     one word per character (`cluener_record`; `overlapping_spans` says what to do with overlapping spans). The tags,
     in `tag_scheme` ("auto": detected), are rewritten in `label_scheme`.
@@ -82,15 +69,16 @@ def read_json(
     for line, record in _json_records(read_utf8(path), path):
         where = f"{path}:{line}"
         is_object = isinstance(record, dict)
-        if is_object and "tokens" in record:
-            sentences.append(_tokens_record(record, where, path, line))
+        # a "text" string is a CLUENER record, whatever the words column is called
+        if is_object and columns.text in record and not (columns.text == "text" and isinstance(record["text"], str)):
+            sentences.append(record_sentence(record, columns, where, path, line))
         elif is_object and isinstance(record.get("text"), str):
             sentences.append(cluener_record(record, where, path, line, overlapping_spans))
         else:
             found = f"keys {sorted(record)}" if is_object else type(record).__name__
             raise InputError(
-                f"{where}: expected an object with 'tokens' (+ optional 'ner_tags') or CLUENER's 'text' string "
-                f"(+ optional 'label'), found {found}"
+                f"{where}: expected an object with a {columns.text!r} list (+ optional {columns.labels!r}) or "
+                f"CLUENER's 'text' string (+ optional 'label'), found {found}"
             )
     apply_tag_scheme(sentences, tag_scheme, label_scheme)
     return sentences

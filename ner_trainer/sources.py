@@ -1,0 +1,139 @@
+"""Where a run's sentences, model and tokenizer come from: files or the Hub, a new tagger or a saved one."""
+
+import logging
+import os
+
+from trainer_common.errors import InputError
+
+from .arguments import NERArguments
+
+logger = logging.getLogger(__name__)
+
+NO_EFFECT = ("ignore_mismatched_sizes", "preprocessing_num_workers", "overwrite_cache")  # see their --help
+
+
+def load_sentences(args: NERArguments, seed: int, label_names: list[str] | None = None) -> tuple[dict, list | None]:
+    """The train/validation/test sentences from the files, or else from the Hub, and the label list when the data
+    fixes one (a `ClassLabel` feature or `label_names`, when the data is in the label scheme)."""
+    from .data import DEFAULT_HUB_DATASET, load_hub_dataset, read_file
+
+    for option in NO_EFFECT:
+        if getattr(args, option):
+            logger.info("--%s: accepted for the transformers example's command lines; nothing to do here", option)
+    columns = args.columns(label_names)
+    files = {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}
+    if any(files.values()):
+        splits = {
+            name: read_file(
+                path, args.label_column, args.tag_scheme, args.label_scheme, args.overlapping_spans, columns
+            )
+            for name, path in files.items()
+            if path
+        }
+        schemes = {sentence.file_scheme for sentences in splits.values() for sentence in sentences[:1]}
+        label_list = list(label_names) if label_names and schemes == {args.label_scheme} else None
+    else:
+        name = args.dataset_name or DEFAULT_HUB_DATASET
+        splits, label_list = load_hub_dataset(
+            name, args.dataset_config_name, args.tag_scheme, args.label_scheme, columns, **args.hub_kwargs
+        )
+    if label_list is not None:  # names no data may use yet: each must still be a tag of the scheme
+        from .tagging import TagSchemeError, check_tag
+
+        for tag in label_list:
+            try:
+                check_tag(tag, args.label_scheme)
+            except TagSchemeError as err:
+                source = "--label_names" if label_names else f"{args.label_column_name} ClassLabel"
+                raise InputError(f"{source}: {err}") from err
+    if args.validation_split is not None:
+        splits["train"], splits["validation"] = split_off_validation(splits, args.validation_split, seed)
+    limits = {"train": args.max_train_samples, "validation": args.max_eval_samples, "test": args.max_predict_samples}
+    return {name: sents[: limits.get(name)] for name, sents in splits.items()}, label_list
+
+
+def split_off_validation(splits: dict, fraction: float, seed: int) -> tuple[list, list]:
+    """(train, validation): `round(fraction * n)` training sentences drawn at random by `seed` (the first ones of
+    `numpy.random.default_rng(seed).permutation(n)`) become the validation split; both keep the file's order."""
+    import numpy as np
+
+    if splits.get("validation"):
+        raise InputError("--validation_split carves a validation split from train, but validation data was given")
+    train = splits.get("train")
+    if not train:
+        raise InputError("--validation_split needs training data to split")
+    size = round(fraction * len(train))
+    if not 0 < size < len(train):
+        raise InputError(f"--validation_split {fraction} of {len(train)} training sentences leaves a split empty")
+    held_out = set(np.random.default_rng(seed).permutation(len(train))[:size].tolist())
+    logger.info("validation split: %d of %d training sentences, drawn with seed %d", size, len(train), seed)
+    return (
+        [sentence for i, sentence in enumerate(train) if i not in held_out],
+        [sentence for i, sentence in enumerate(train) if i in held_out],
+    )
+
+
+def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, trains: bool = True):
+    """A saved BertTagger (when `trains`, extended by the training data's new labels), or a new one around the
+    pretrained encoder (with `--config_name`'s config when given); and the matching tokenizer (`--tokenizer_name`'s
+    when given)."""
+    from transformers import AutoTokenizer
+
+    from trainer_common.loading import load_checked
+
+    from .encoder_strategy import check_layer_pooling
+    from .modeling_bert_tagger import BertTagger
+
+    hub = {**args.hub_kwargs, "revision": args.model_revision, "trust_remote_code": args.trust_remote_code}
+    config = _load_config(args.model_name_or_path, "--model_name_or_path", hub)
+    if config.model_type == "bert_tagger":
+        if args.config_name:
+            raise InputError(f"--config_name sets a new tagger's encoder; {args.model_name_or_path} is a saved tagger")
+        model = load_checked(BertTagger, args.model_name_or_path, (config.model_type,), **hub)
+        check_layer_pooling(args, model.config.encoder, saved=model.config.layer_pooling)
+        if label_list is not None and trains:  # training data with new entity types: new rows, the old ones kept
+            from .label_extension import add_labels
+
+            added = add_labels(model, label_list)
+            if added:
+                kept = model.config.num_labels - len(added)
+                logger.info("%s: label(s) %s added after its %d", args.model_name_or_path, added, kept)
+        encoder_type = model.config.encoder.model_type
+    else:
+        if label_list is None:
+            raise InputError(f"{args.model_name_or_path} is an encoder, not a tagger: give a --train_file to train it")
+        encoder_kwargs = hub
+        if args.config_name:
+            config = _load_config(args.config_name, "--config_name", hub)
+            encoder_kwargs = {**hub, "config": config}
+        check_layer_pooling(args, config)
+        try:
+            model = BertTagger.from_encoder(
+                args.model_name_or_path, label_list, classifier_dropout=args.classifier_dropout, head=args.head,
+                label_scheme=args.label_scheme, constrain_transitions=args.constrain_transitions,
+                layer_pooling=args.layer_pooling or "last", **encoder_kwargs,
+            )  # fmt: skip
+        except ValueError as err:  # an incomplete encoder checkpoint, or a tagger where an encoder was expected
+            raise InputError(str(err)) from err
+        encoder_type = config.model_type
+    # Byte-level BPE tokenizers need a prefix space to tokenize pre-split words as in running text.
+    extra = {"add_prefix_space": True} if encoder_type in {"roberta", "gpt2", "bloom", "longformer"} else {}
+    tokenizer_path = args.tokenizer_name or args.model_name_or_path
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, **hub, **extra)
+    except (OSError, ValueError) as err:
+        option = "--tokenizer_name" if args.tokenizer_name else "--model_name_or_path"
+        raise InputError(f"{option} {tokenizer_path}: no tokenizer loads from it ({err})") from err
+    return model, tokenizer
+
+
+def _load_config(path: str, option: str, hub: dict):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(path, **hub)
+    except (OSError, ValueError) as err:
+        if os.path.isdir(path):
+            raise InputError(f"{option} {path}: {err}") from err
+        # transformers' message for a missing folder is about Hub repo ids or the network, not the path
+        raise InputError(f"{option} {path}: not a folder, and not loadable from the Hub ({err})") from err

@@ -1,0 +1,190 @@
+"""Command lines and JSON configs written for transformers' `examples/pytorch/token-classification/run_ner.py`:
+their columns, integer tags with label names, CSV files, fixed-width padding, and the flags this toolkit does not
+take, each refused by name with the reason."""
+
+import csv
+import json
+
+import pytest
+from helpers import make_encoder_dir, one_thread  # noqa: F401 (an autouse fixture)
+from test_ner_train import make_sentences
+
+from ner_trainer.arguments import NERArguments, NERTrainingArguments
+from ner_trainer.data import Columns, build_label_list, read_csv, read_file, sentences_from_hf
+from ner_trainer.train import NERRecipe, main
+from trainer_common.args import RETIRED_FLAGS, parse_args
+from trainer_common.cli import run_cli
+from trainer_common.errors import InputError
+
+# The example's label order is the dataset's ClassLabel order, not ours: ids must keep it.
+NAMES = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+
+
+def write_id_records(path, sentences):
+    """JSON lines in a Hub export's shape: other column names, integer tags."""
+    with open(path, "w") as file:
+        for sentence in sentences:
+            record = {"id": "x", "words": [w for w, _ in sentence], "labels": [NAMES.index(t) for _, t in sentence]}
+            file.write(json.dumps(record) + "\n")
+    return path
+
+
+def write_csv(path, sentences, styles=("json", "python", "spaces")):
+    """One sentence a row; the cells cycle through the three list styles a CSV may hold."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["words", "labels"])
+        for k, sentence in enumerate(sentences):
+            words, tags = [w for w, _ in sentence], [t for _, t in sentence]
+            style = styles[k % len(styles)]
+            if style == "json":
+                writer.writerow([json.dumps(words), json.dumps([NAMES.index(t) for t in tags])])
+            elif style == "python":
+                writer.writerow([repr(words), repr(tags)])
+            else:
+                writer.writerow([" ".join(words), " ".join(tags)])
+    return path
+
+
+def example_config(tmp_path, **overrides):
+    """A config as written for the transformers example (model/data/training flags in one JSON mapping)."""
+    encoder = make_encoder_dir(tmp_path)
+    config = {
+        "model_name_or_path": str(encoder), "config_name": str(encoder), "tokenizer_name": str(encoder),
+        "cache_dir": str(tmp_path / "cache"), "task_name": "ner",
+        "train_file": str(write_id_records(tmp_path / "train.json", make_sentences(16, 0))),
+        "validation_file": str(write_id_records(tmp_path / "dev.json", make_sentences(6, 1))),
+        "test_file": str(write_csv(tmp_path / "test.csv", make_sentences(6, 2))),
+        "text_column_name": "words", "label_column_name": "labels", "label_names": NAMES,
+        "max_seq_length": None, "pad_to_max_length": True, "preprocessing_num_workers": 2, "overwrite_cache": True,
+        "return_entity_level_metrics": False, "label_all_tokens": False, "ignore_mismatched_sizes": True,
+        "output_dir": str(tmp_path / "run"), "overwrite_output_dir": True, "do_train": True, "do_eval": True,
+        "do_predict": True, "num_train_epochs": 1, "per_device_train_batch_size": 4, "learning_rate": 5e-3,
+        "report_to": "none", "disable_tqdm": True, "seed": 0,
+    }  # fmt: skip
+    config.update(overrides)
+    path = tmp_path / "ner_config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_an_example_config_runs_unchanged(tmp_path):
+    results = main([str(example_config(tmp_path))])
+    out = tmp_path / "run"
+    config = json.loads((out / "config.json").read_text())
+    assert [config["id2label"][str(i)] for i in range(len(NAMES))] == NAMES  # the data's ids are the model's
+    assert "eval_f1" in results and "eval_PER_f1" not in results  # --return_entity_level_metrics false
+    assert "test_PER_f1" in results  # the card's per-type table still has its numbers
+    predictions = (out / "test_predictions.txt").read_text().strip().split("\n\n")
+    assert len(predictions) == 6 and all(len(block.split("\n")) > 3 for block in predictions)
+
+
+def test_pad_to_max_length_gives_fixed_width_batches(tmp_path):
+    args, training_args = parse_args((NERArguments, NERTrainingArguments), [str(example_config(tmp_path))])
+    recipe = NERRecipe(args, training_args)
+    recipe.load_data()
+    trainer = recipe.build_trainer(recipe.build_model())
+    assert args.max_seq_length == 64  # None: the tiny encoder's limit
+    for loader in (trainer.get_train_dataloader(), trainer.get_eval_dataloader()):
+        batch = next(iter(loader))
+        assert batch["input_ids"].shape[1] == 64 and batch["labels"].shape[1] == 64
+        assert "position_ids" not in batch  # not packed
+    assert recipe.label_list == NAMES
+
+
+def test_csv_cells_in_every_list_style(tmp_path):
+    sentences = make_sentences(6, 3)
+    path = write_csv(tmp_path / "data.csv", sentences)
+    read = read_csv(path, Columns("words", "labels", tuple(NAMES)))
+    assert [(s.tokens, s.tags, s.line) for s in read] == [
+        ([w for w, _ in s], [t for _, t in s], k + 2) for k, s in enumerate(sentences)
+    ]
+    assert read_file(path, columns=Columns("words", "labels", tuple(NAMES)))[0].source == str(path)
+    (tmp_path / "words.csv").write_text('words\n"1996 was , [ fine"\n')  # digits stay words; no tags column
+    assert read_csv(tmp_path / "words.csv", Columns("words", "labels"))[0].tokens == ["1996", "was", ",", "[", "fine"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("words,labels\na b,O O\n\"['c', 'd'\",O O\n", r"bad.csv:3: 'words' cell is not a JSON or Python list"),
+        ("words,labels\na b,O\n", "bad.csv:2: 2 words but 1 labels"),
+        ("words,labels\na,0\n", "bad.csv:2: 'labels' holds label ids: give their names with --label_names"),
+        ("words,labels,x\na,O\n", r"bad.csv:2: 2 cells, but the header has 3"),
+        ("tokens,labels\na,O\n", r"bad.csv:1: expected one 'words' column"),
+        ('words,labels\n"a\nb",O O\nc,"B PER"\n', "bad.csv:4: 1 words but 2 labels"),  # after a quoted newline
+    ],
+)
+def test_csv_errors_name_file_and_line(tmp_path, text, message):
+    (tmp_path / "bad.csv").write_text(text)
+    with pytest.raises(InputError, match=message):
+        read_file(tmp_path / "bad.csv", columns=Columns("words", "labels"))
+
+
+def test_hub_columns_class_labels_and_label_names():
+    from datasets import ClassLabel, Dataset, Features, List, Value
+
+    features = Features({"words": List(Value("string")), "labels": List(ClassLabel(names=NAMES))})
+    split = Dataset.from_dict({"words": [["Peter", "Blackburn"]], "labels": [[1, 2]]}, features=features)
+    assert sentences_from_hf(split, "hub", Columns("words", "labels"))[0].tags == ["B-PER", "I-PER"]
+    plain = Dataset.from_dict({"words": [["Paris"]], "labels": [[5]]})
+    assert sentences_from_hf(plain, "hub", Columns("words", "labels", tuple(NAMES)))[0].tags == ["B-LOC"]
+    with pytest.raises(InputError, match="hub:1: 'labels' holds label ids: give their names with --label_names"):
+        sentences_from_hf(plain, "hub", Columns("words", "labels"))
+    with pytest.raises(InputError, match=r"hub:1: labels value 9 is not a label id \(0..8\)"):
+        sentences_from_hf(Dataset.from_dict({"words": [["x"]], "labels": [[9]]}), "hub", Columns("words", "labels",
+                          tuple(NAMES)))  # fmt: skip
+
+
+def parse(argv):
+    return parse_args((NERArguments, NERTrainingArguments), argv)
+
+
+def test_label_names_and_task_name_options():
+    args, training_args = parse(["--label_names", "O,B-PER", "I-PER", "--task_name", "pos"])
+    assert training_args.label_names == ["O", "B-PER", "I-PER"] and args.label_column_name == "pos_tags"
+    with pytest.raises(InputError, match="--label_names must name each label once"):
+        parse(["--label_names", "O", "O"])
+    with pytest.raises(InputError, match="two different columns"):
+        parse(["--text_column_name", "tags", "--label_column_name", "tags"])
+
+
+def test_label_names_outside_the_scheme_are_refused(tmp_path):
+    with pytest.raises(InputError, match="--label_names: .*'E-PER'"):
+        main([str(example_config(tmp_path, label_names=[*NAMES, "E-PER"]))])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--evaluation_strategy", "epoch"], "--evaluation_strategy is not supported: renamed --eval_strategy"),
+        (["--warmup_ratio=0.1"], "--warmup_ratio is not supported: removed in transformers 5: --warmup_steps"),
+        (["--use_auth_token", "x"], "--use_auth_token is not supported: renamed --token"),
+        (["--no_cuda"], "--no_cuda is not supported: removed in transformers 5: use --use_cpu"),
+        (["--learning_rat", "1e-4"], "--learning_rat"),  # no abbreviation of --learning_rate
+    ],
+)
+def test_unsupported_flags_are_named_with_the_reason(argv, message):
+    with pytest.raises(InputError, match=message):
+        parse(argv)
+
+
+def test_an_unsupported_config_key_is_one_error_line(tmp_path, capsys):
+    from run_ner import COMMANDS
+
+    config = example_config(tmp_path, warmup_ratio=0.1)
+    assert run_cli(COMMANDS, "train", [str(config)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {config}: warmup_ratio is not supported: {RETIRED_FLAGS['warmup_ratio']}"]
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_label_order_follows_label_names_only_in_the_label_scheme(tmp_path):
+    """BIOES training data with IOB2 label names: the names cannot be the model's labels, which come from the
+    data in the label scheme (as for a ClassLabel in another scheme)."""
+    train = write_id_records(tmp_path / "t.json", make_sentences(4, 0))
+    args, training_args = parse(["--label_names", *NAMES, "--train_file", str(train), "--text_column_name", "words",
+                                 "--label_column_name", "labels", "--label_scheme", "bioes"])  # fmt: skip
+    recipe = NERRecipe(args, training_args)
+    recipe.load_data()
+    assert recipe.label_list == build_label_list(recipe.splits["train"], "bioes") and "S-LOC" in recipe.label_list
