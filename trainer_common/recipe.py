@@ -82,8 +82,11 @@ class Recipe:
                     clear_output_dir(training_args.output_dir)
         setup_wandb(self.training_args, self.args.wandb_project)
         set_seed(self.training_args.seed)
-        self.load_data()
-        self.trainer = trainer = self.build_trainer(self.build_model())
+        # One process per node downloads and reads first; the others then find the Hub cache filled.
+        with training_args.main_process_first(desc="loading the data and the model"):
+            self.load_data()
+            model = self.build_model()
+        self.trainer = trainer = self.build_trainer(model)
         if training_args.early_stopping_patience is not None:
             from transformers import EarlyStoppingCallback
 
