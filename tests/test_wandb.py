@@ -59,8 +59,14 @@ def test_vae_run_logs_loss_components_test_metrics_and_images(tmp_path):
     data = write_mnist(tmp_path / "mnist", n_train=64, n_test=32)
     argv = ["--data_dir", data, "--output_dir", tmp_path / "out", "--num_train_epochs", "2", "--hidden_dim", "16",
             "--latent_dim", "2", "--logging_steps", "1", "--kl_weight", "0.5"]  # fmt: skip
-    run = run_script("run_vae.py", argv, tmp_path, WANDB_PROJECT="vae-tests")
+    run = run_script("run_vae.py", argv, tmp_path, WANDB_PROJECT="vae-tests", WANDB_RUN_GROUP="sweep-1",
+                     WANDB_LOG_MODEL="end")  # fmt: skip
     assert run["run"]["project"] == "vae-tests" and run["config"]["kl_weight"] == 0.5
+    assert run["run"]["group"] == "sweep-1"
+    # transformers logs the architecture at the start, then the final model as a new version of the same artifact
+    model = [artifact for artifact in run["artifacts"] if artifact["type"] == "model"][-1]
+    assert {"model.safetensors", "config.json", "modeling_vae.py"} <= set(model["files"])
+    assert not [name for name in model["files"] if "checkpoint" in name or "optimizer" in name]
     keys = history_keys(run)
     assert {"train/recon_loss", "train/kl_loss", "eval/recon_loss", "eval/kl_loss"} <= keys
     assert {"test/loss", "test/recon_loss", "test/kl_loss", "test/elbo_per_image"} <= keys

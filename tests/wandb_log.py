@@ -47,9 +47,10 @@ def _set(target: dict, item) -> None:
 
 
 def read_run(wandb_dir: Path) -> dict:
-    """The run in `wandb_dir` (one offline run): `run` (name, project, tags), `config`, `summary` and `history`."""
+    """The run in `wandb_dir` (one offline run): `run` (name, project, tags, group), `config`, `summary`, `history`
+    and `artifacts` (name, type, file paths)."""
     (path,) = Path(wandb_dir).glob("offline-run-*/run-*.wandb")
-    run, config, summary, history = {}, {}, {}, []
+    run, config, summary, history, artifacts = {}, {}, {}, [], []
     for record in records(path):
         kind = record.WhichOneof("record_type")
         if kind == "run":
@@ -68,5 +69,8 @@ def read_run(wandb_dir: Path) -> dict:
             for item in record.history.item:
                 _set(row, item)
             history.append(row)
+        elif kind == "artifact":
+            a = record.artifact
+            artifacts.append({"name": a.name, "type": a.type, "files": [e.path for e in a.manifest.contents]})
     config = {key: value.get("value", value) if isinstance(value, dict) else value for key, value in config.items()}
-    return {"run": run, "config": config, "summary": summary, "history": history}
+    return {"run": run, "config": config, "summary": summary, "history": history, "artifacts": artifacts}
