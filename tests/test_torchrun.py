@@ -1,6 +1,6 @@
 """Two real processes (`torchrun` or the CPU accelerate config, gloo): checkpoints are staged and renamed once,
 rotated, and the output folder is cleared once or refused by both processes, with no hang at a barrier; NER
-metrics and test predictions equal one process's, every sentence once."""
+metrics and test predictions, and VAE test losses, equal one process's, every example once."""
 
 import json
 import os
@@ -32,10 +32,11 @@ ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch", "--config_file
               str(ROOT / "configs" / "accelerate" / "cpu_two_processes.yaml")]  # fmt: skip
 
 
-def torchrun(data: Path, out: Path, *extra: str, launcher=TORCHRUN) -> subprocess.CompletedProcess:
-    """run_vae.py in two processes on a tiny model: 256 images in global batches of 2 x 16."""
+def torchrun(data: Path, out: Path, *extra: str, launcher=TORCHRUN, script="run_vae.py"):
+    """run_vae.py (or `script`, which runs it) in two processes on a tiny model: 256 images in global batches of
+    2 x 16. Returns the `subprocess.CompletedProcess`."""
     return launch(launcher, [
-        "run_vae.py", "--use_cpu", "--data_dir", str(data), "--output_dir", str(out), "--max_train_samples", "256",
+        script, "--use_cpu", "--data_dir", str(data), "--output_dir", str(out), "--max_train_samples", "256",
         "--max_eval_samples", "64", "--per_device_train_batch_size", "16", "--hidden_dim", "16", "--latent_dim", "2",
         "--num_samples", "2", "--save_strategy", "steps", "--save_steps", "4", "--save_total_limit", "2",
         "--report_to", "none", "--disable_tqdm", "true", *extra,
@@ -128,3 +129,67 @@ def test_two_process_ner_scores_every_sentence_once_as_one_process_does(tmp_path
     predictions = (out / "test_predictions.txt").read_text()
     assert predictions == (tmp_path / "one" / "test_predictions.txt").read_text()
     assert predictions.count("\n\n") + 1 >= 11  # every test sentence, once
+
+
+# Run as run_vae.py, with z = mean(x) wherever gradients are off (evaluation, figures): a per-image loss that draws no
+# random numbers, so that two processes and one score the same images alike. Training still samples z.
+EVAL_AT_THE_MEAN = """
+import runpy, sys, torch
+from vae_trainer.modeling_vae import VAEModel
+
+sample = VAEModel.reparameterize
+VAEModel.reparameterize = staticmethod(lambda mean, logvar, generator=None:
+                                       sample(mean, logvar, generator) if torch.is_grad_enabled() else mean)
+sys.argv[0] = {script!r}
+runpy.run_path({script!r}, run_name="__main__")
+"""
+
+
+def test_two_process_vae_scores_every_test_image_once_as_one_process_does(tmp_path, monkeypatch):
+    """37 test images in per-device batches of 8 over two processes: accelerate pads rank 0's last batch (5 images)
+    with 3 repeated ones and gives rank 1 a batch of 8 repeated ones. The test loss and its parts must be those of
+    one process evaluating the same saved model: every image once."""
+    import torch
+    import torch.nn.functional as F
+
+    from vae_trainer.data import load_mnist
+    from vae_trainer.modeling_vae import VAEModel
+    from vae_trainer.train import main
+
+    data, out = write_mnist(tmp_path / "mnist", n_train=256, n_test=37), tmp_path / "two"
+    wrapper = tmp_path / "run_vae_mean_z.py"
+    wrapper.write_text(EVAL_AT_THE_MEAN.format(script=str(ROOT / "run_vae.py")))
+    two = torchrun(data, out, "--max_eval_samples", "37", "--per_device_eval_batch_size", "8", "--num_train_epochs",
+                   "3", "--learning_rate", "0.01", "--save_strategy", "no", script=wrapper)  # fmt: skip
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "training: world size 2" in two.stdout
+    assert two.stdout.count("***** test metrics *****") == 1  # one process writes, one set of outputs
+    assert sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".safetensors", ".png")) == [
+        "all_results.json", "config.json", "loss_curves.png", "model.safetensors", "reconstructions.png",
+        "samples.png", "trainer_state.json",
+    ]  # fmt: skip
+    two_results = json.loads((out / "all_results.json").read_text())
+
+    monkeypatch.setattr(VAEModel, "reparameterize", staticmethod(lambda mean, logvar, generator=None: mean))
+    one = main([
+        "--use_cpu", "--data_dir", str(data), "--output_dir", str(tmp_path / "one"), "--model_name_or_path", str(out),
+        "--do_train", "false", "--per_device_eval_batch_size", "8", "--report_to", "none",
+    ])  # fmt: skip
+
+    # Equal but for the order of float32 sums (per process, then across processes) and the 4-decimal rounding of
+    # the loss parts: one unit of the last decimal each, two for the ELBO (from the rounded parts). Counting any one
+    # image twice moves each metric at least 18 times as far (checked here from every image's own loss).
+    tolerance = {"test_loss": 1e-4, "test_recon_loss": 1e-4, "test_kl_loss": 1e-4, "test_elbo_per_image": 2e-4}
+    model, pixels = VAEModel.from_pretrained(out), load_mnist(str(data))[1].pixels
+    with torch.no_grad():
+        mean, logvar = model.encode(pixels)
+        recon = F.binary_cross_entropy_with_logits(model.decode_logits(mean), pixels, reduction="none").sum(1)
+        kl = -0.5 * (1 + logvar - mean.pow(2) - logvar.exp()).sum(1)
+    per_image = {"test_loss": recon + kl, "test_recon_loss": recon, "test_kl_loss": kl,
+                 "test_elbo_per_image": -(recon + kl)}  # fmt: skip
+    for key, values in per_image.items():
+        # one process: every image once (float32 sums over pixels in another order: a few 1e-7 relative)
+        assert one[key] == pytest.approx(values.mean().item(), rel=2e-6, abs=tolerance[key]), key
+        one_twice = (values - values.mean()).abs().min().item() / (len(values) + 1)
+        assert one_twice > 18 * tolerance[key], (key, one_twice)
+        assert two_results[key] == pytest.approx(one[key], rel=0, abs=tolerance[key] + 1e-9), key

@@ -6,6 +6,7 @@ reach the console, `trainer_state.json` and every `report_to` integration like a
 """
 
 import contextlib
+import logging
 import os
 import shutil
 
@@ -14,6 +15,8 @@ from transformers import Trainer
 
 from .errors import InputError
 from .io import give_default_modes
+
+logger = logging.getLogger(__name__)
 
 STAGING = ".staging"  # where a checkpoint is written before it is renamed into place
 
@@ -33,6 +36,7 @@ class MultiLossTrainer(Trainer):
         self._component_sums = {"train": None, "eval": None}
         self._component_counts = {"train": 0, "eval": 0}
         self._first_nonfinite_step = None  # on the device: checked at each log, not synced every step
+        self._padding_only = False  # an evaluation batch of repeated rows only: its components count zero
 
     def _note_divergence(self, loss: torch.Tensor) -> None:
         """Remember the first step whose loss is nan or inf (the Trainer's logs would average it away)."""
@@ -60,9 +64,11 @@ class MultiLossTrainer(Trainer):
             self._note_divergence(loss)
         if self.loss_components:
             split = "train" if model.training else "eval"
-            # Weight by batch size so the eval average is per example, as Trainer's own eval_loss is.
-            weight = 1 if split == "train" else _batch_size(inputs)
-            values = torch.stack([outputs[name].detach().float() for name in self.loss_components]) * weight
+            # Weight by batch size so the eval average is per example, as Trainer's own eval_loss is. A batch of
+            # padding only counts nothing, but adds to the sums: every process then has sums to reduce.
+            weight = 1 if split == "train" else 0 if self._padding_only else _batch_size(inputs)
+            values = torch.stack([outputs[name].detach().float() for name in self.loss_components])
+            values = values * weight if weight else torch.zeros_like(values)
             sums = self._component_sums[split]
             self._component_sums[split] = values if sums is None else sums + values
             self._component_counts[split] += weight
@@ -128,10 +134,35 @@ class MultiLossTrainer(Trainer):
         if self.args.should_save:
             give_default_modes(output_dir or self.args.output_dir)
 
-    def train(self, *args, **kwargs):
-        output = super().train(*args, **kwargs)
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        if resume_from_checkpoint and self.is_world_process_zero():  # which one `--resume_from_checkpoint true` took
+            logger.info("resuming from %s", resume_from_checkpoint)
+        output = super().train(resume_from_checkpoint, *args, **kwargs)
         self.check_divergence()  # steps after the last log
         return output
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Over several processes, accelerate pads the last evaluation batches with repeated rows, which
+        `gather_for_metrics` drops from the gathered losses; but a batch's loss, and each component, is a mean over
+        all its rows. With only losses gathered, evaluate just the rows that are kept, so that every example counts
+        once in the loss and its components, as in one process."""
+        kept = self._rows_kept(inputs) if prediction_loss_only else None
+        if kept is not None and kept > 0:
+            inputs = {k: v[:kept] if isinstance(v, torch.Tensor) and v.dim() else v for k, v in inputs.items()}
+        self._padding_only = kept == 0  # the loss of this batch is dropped when gathered
+        try:
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+        finally:
+            self._padding_only = False
+
+    def _rows_kept(self, inputs) -> int | None:
+        """How many leading rows of this process's batch are real examples, when some are padding; else None.
+        `gather_for_metrics` keeps the first `remainder` rows of the last batches, concatenated in process order."""
+        state, size = self.accelerator.gradient_state, _batch_size(inputs)
+        if self.accelerator.num_processes == 1 or not state.end_of_dataloader or state.remainder <= 0:
+            return None
+        kept = max(0, min(size, state.remainder - self.accelerator.process_index * size))
+        return kept if kept < size else None
 
     def evaluation_loop(self, *args, metric_key_prefix: str = "eval", **kwargs):
         self._component_sums["eval"], self._component_counts["eval"] = None, 0
