@@ -296,7 +296,8 @@ class NERTrainingArguments(TaskTrainingArguments):
             check_range(option, getattr(self, option), 0, above=True)
         check_range("layer_lr_decay", self.layer_lr_decay, 0, 1, above=True)
         if self.label_names is not None:  # here tag names; the Trainer's batches always hold theirs as "labels"
-            names = [name.strip() for item in self.label_names for name in item.split(",") if name.strip()]
+            items = [self.label_names] if isinstance(self.label_names, str) else self.label_names
+            names = [name.strip() for item in items for name in item.split(",") if name.strip()]
             if not names or len(set(names)) != len(names):
                 raise InputError(f"--label_names must name each label once, got {self.label_names}")
             self.label_names = names

@@ -115,6 +115,10 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, 
             )  # fmt: skip
         except ValueError as err:  # an incomplete encoder checkpoint, or a tagger where an encoder was expected
             raise InputError(str(err)) from err
+        except RuntimeError as err:  # weights of other shapes than --config_name's config says
+            reason = " ".join(str(err).split())[:300]
+            where = f"--config_name {args.config_name}"
+            raise InputError(f"{where}: does not fit the weights of {args.model_name_or_path}: {reason}") from err
         encoder_type = config.model_type
     # Byte-level BPE tokenizers need a prefix space to tokenize pre-split words as in running text.
     extra = {"add_prefix_space": True} if encoder_type in {"roberta", "gpt2", "bloom", "longformer"} else {}
@@ -124,6 +128,9 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, 
     except (OSError, ValueError) as err:
         option = "--tokenizer_name" if args.tokenizer_name else "--model_name_or_path"
         raise InputError(f"{option} {tokenizer_path}: no tokenizer loads from it ({err})") from err
+    rows = model.encoder.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:  # a token id past the embeddings fails mid-training, as an IndexError
+        raise InputError(f"{tokenizer_path}: the tokenizer has {len(tokenizer)} tokens, the model embeds only {rows}")
     return model, tokenizer
 
 

@@ -71,6 +71,17 @@ class NERRecipe(Recipe):
             raise InputError(
                 "--do_train needs training data: give --train_file or a --dataset_name with a train split"
             )
+        column = self.args.label_column_name
+        for name, sentences in self.splits.items():
+            if sentences and all(sentence.tags is None for sentence in sentences):
+                where = f"{sentences[0].source}: no tags (for JSON, CSV and Hub data: no {column!r} column, which "
+                where += "--label_column_name names)"
+                if name == "test":
+                    logger.warning("%s: the test split is predicted, not scored", where)
+                elif name == "train" and self.training_args.do_train:
+                    raise InputError(f"{where}: nothing to train on")
+                elif name == "validation" and self.training_args.do_eval:
+                    raise InputError(f"{where}: nothing to score the validation split against")
         if self.label_list is None and self.splits.get("train"):
             self.label_list = build_label_list(self.splits["train"], self.args.label_scheme)
 

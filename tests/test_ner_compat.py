@@ -107,7 +107,10 @@ def test_csv_cells_in_every_list_style(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("words,labels\na b,O O\n\"['c', 'd'\",O O\n", r"bad.csv:3: 'words' cell is not a JSON or Python list"),
+        (
+            "words,labels\na b,O O\n\"['c', 'd'\",O O\n",
+            r"bad.csv:3: 'words' cell starts with '\[' but is not a JSON, Python or numpy list",
+        ),
         ("words,labels\na b,O\n", "bad.csv:2: 2 words but 1 labels"),
         ("words,labels\na,0\n", "bad.csv:2: 'labels' holds label ids: give their names with --label_names"),
         ("words,labels,x\na,O\n", r"bad.csv:2: 2 cells, but the header has 3"),
@@ -188,3 +191,86 @@ def test_label_order_follows_label_names_only_in_the_label_scheme(tmp_path):
     recipe = NERRecipe(args, training_args)
     recipe.load_data()
     assert recipe.label_list == build_label_list(recipe.splits["train"], "bioes") and "S-LOC" in recipe.label_list
+
+
+def test_csv_written_by_datasets_is_read_back(tmp_path):
+    """`Dataset.to_csv` writes list cells in numpy's print form (`['EU' 'rejects']`, `[3 0 7]`), where Python's
+    literal syntax would join the adjacent strings into one word."""
+    from datasets import Dataset
+
+    sentences = make_sentences(5, 4) + [[("it's", "O"), ('"quoted"', "O"), ("a,b", "O")]]
+    words = [[w for w, _ in s] for s in sentences]
+    ids = [[NAMES.index(t) for _, t in s] for s in sentences]
+    Dataset.from_dict({"tokens": words, "ner_tags": ids}).to_csv(tmp_path / "hf.csv", index=False)
+    read = read_csv(tmp_path / "hf.csv", Columns(label_names=tuple(NAMES)))
+    assert [s.tokens for s in read] == words
+    assert [s.tags for s in read] == [[t for _, t in s] for s in sentences]
+    (tmp_path / "tuple.csv").write_text("tokens, ner_tags\n\"('EU', 'rejects')\",\"(3, 0)\"\n")  # spaced header too
+    assert read_csv(tmp_path / "tuple.csv", Columns(label_names=tuple(NAMES)))[0].tags == ["B-ORG", "O"]
+
+
+def test_misnamed_or_missing_tag_columns_are_never_silently_unscored(tmp_path, caplog):
+    (tmp_path / "near.csv").write_text("tokens,NER_TAG\nEU,B-ORG\n")
+    with pytest.raises(InputError, match=r"near.csv:1: unknown key 'NER_TAG'; did you mean 'ner_tags'\?"):
+        read_csv(tmp_path / "near.csv", Columns())
+    train = write_id_records(tmp_path / "train.json", make_sentences(4, 0))  # tags under "labels"
+    with pytest.raises(InputError, match=r"train.json: no tags \(.*no 'ner_tags' column.*: nothing to train on"):
+        main(["--train_file", str(train), "--text_column_name", "words", "--label_names", *NAMES,
+              "--output_dir", str(tmp_path / "o")])  # fmt: skip
+    assert not (tmp_path / "o").exists()
+
+
+def test_json_tags_all_minus_one_are_untagged_and_digit_strings_are_ids(tmp_path):
+    path = tmp_path / "ids.jsonl"
+    path.write_text('{"tokens": ["EU", "rejects"], "ner_tags": [-1, -1]}\n{"tokens": ["Paris"], "ner_tags": ["5"]}\n')
+    first, second = read_file(path, columns=Columns(label_names=tuple(NAMES)))
+    assert first.tags is None and second.tags == ["B-LOC"]
+
+
+def test_a_tokenizer_larger_than_the_embeddings_is_refused(tmp_path):
+    from helpers import write_vocab
+    from transformers import BertTokenizer
+
+    big = tmp_path / "big-tokenizer"
+    BertTokenizer(vocab=str(write_vocab(tmp_path / "big.txt", [f"w{i}" for i in range(40)]))).save_pretrained(big)
+    config = example_config(tmp_path, tokenizer_name=str(big))
+    with pytest.raises(InputError, match=r"big-tokenizer: the tokenizer has \d+ tokens, the model embeds only \d+"):
+        main([str(config)])
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"max_seq_length": 40.5}, "max_seq_length: invalid literal for int"),
+        ({"pad_to_max_length": "on"}, "pad_to_max_length: Truthy value expected"),
+    ],
+)
+def test_config_values_go_through_the_flags_type(tmp_path, value, message):
+    with pytest.raises(InputError, match=message):
+        parse([str(example_config(tmp_path, **value))])
+
+
+def test_argparse_errors_are_one_line_and_list_values_take_a_string():
+    with pytest.raises(InputError, match="argument --max_seq_length/--max-seq-length: invalid int value: 'None'"):
+        parse(["--max_seq_length", "None"])
+    with pytest.raises(InputError, match="--evaluation-strategy is not supported: renamed --eval_strategy"):
+        parse(["--evaluation-strategy", "epoch"])
+
+
+def test_label_names_as_one_string_in_a_config(tmp_path):
+    _, training_args = parse([str(example_config(tmp_path, label_names=",".join(NAMES)))])
+    assert training_args.label_names == NAMES
+
+
+def test_do_eval_false_means_no_evaluation():
+    _, training_args = parse(["--do_eval", "false"])
+    assert not training_args.do_eval and training_args.eval_strategy == "no"
+    assert not training_args.load_best_model_at_end
+
+
+def test_secrets_are_hidden_from_the_recorded_command_line():
+    from trainer_common.tracking import _redacted
+
+    argv = ["run_ner.py", "--token", "a", "--hub-token=b", "--hub_token", "c", "--run_name", "token"]
+    assert _redacted(argv) == ["run_ner.py", "--token", "<TOKEN>", "--hub-token=<TOKEN>", "--hub_token", "<TOKEN>",
+                               "--run_name", "token"]  # fmt: skip

@@ -5,6 +5,7 @@
 
 import json
 import sys
+from argparse import ArgumentTypeError
 from pathlib import Path
 
 from .errors import InputError
@@ -32,6 +33,19 @@ RETIRED_FLAGS = {
     "split_batches": "removed in transformers 5: use --accelerator_config '{\"split_batches\": true}'",
     "dispatch_batches": "removed in transformers 5: use --accelerator_config '{\"dispatch_batches\": true}'",
     "torchdynamo": "removed in transformers 5: use --torch_compile_backend",
+    "adafactor": "removed: use --optim adafactor",
+    "fp16_opt_level": "removed: apex is gone, --fp16 is torch amp",
+    "fsdp_min_num_params": "removed in transformers 5: set min_num_params in --fsdp_config",
+    "fsdp_transformer_layer_cls_to_wrap": "removed in transformers 5: set it in --fsdp_config",
+    "tpu_num_cores": "removed in transformers 5: TPU launches are accelerate's (accelerate launch --tpu)",
+    "tpu_metrics_debug": "removed in transformers 5",
+    "use_ipex": "removed in transformers 5 (Intel extension support dropped)",
+    "jit_mode_eval": "removed in transformers 5: use --torch_compile",
+    "include_tokens_per_second": "removed in transformers 5: --include_num_input_tokens_seen counts tokens",
+    "use_legacy_prediction_loop": "removed in transformers 5",
+    "past_index": "removed in transformers 5",
+    "ray_scope": "removed in transformers 5",
+    "mp_parameters": "removed in transformers 5 (SageMaker model parallelism)",
 }
 
 
@@ -81,6 +95,15 @@ def _yaml12_bool_loader():
     return Loader
 
 
+def flag_name(arg: str) -> str | None:
+    """`--hub-token=x` -> "hub_token": argparse takes both spellings of a flag."""
+    return arg[2:].split("=", 1)[0].replace("-", "_") if arg.startswith("--") else None
+
+
+def _raise_input_error(message: str):
+    raise InputError(message)
+
+
 def parse_args(dataclass_types, argv: list[str] | None = None):
     """Parse `argv` into one instance of each dataclass type, in order.
 
@@ -97,9 +120,10 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
     for dataclass_type in dataclass_types:
         unsupported.update(getattr(dataclass_type, "unsupported_flags", {}))
     for arg in argv:
-        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else None
+        name = flag_name(arg)
         if name in unsupported and name not in known:
-            raise InputError(f"--{name} is not supported: {unsupported[name]}")
+            raise InputError(f"{arg.split('=', 1)[0]} is not supported: {unsupported[name]}")
+    parser.error = _raise_input_error  # one `error:` line, not argparse's usage text and exit
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
         config_path = argv.pop(0)
         config = load_config_file(config_path)
@@ -113,13 +137,18 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
         for key, value in config.items():
             action = known[key]
             action.required = False  # the file supplies it
-            # Convert through the flag's own type, so "1e-3" in YAML means what --learning_rate 1e-3 means.
+            # Convert through the flag's own type, so "1e-3" in YAML means what --learning_rate 1e-3 means, and
+            # 40.5 for an integer is refused as --max_seq_length 40.5 would be.
             if isinstance(value, list | dict) and action.nargs is None:
                 raise InputError(f"{config_path}: {key}: expected one value, got {type(value).__name__} {value!r}")
-            if isinstance(value, str) and action.type is not None and action.nargs is None:
+            if isinstance(value, str) and action.nargs in ("+", "*"):
+                value = [value]  # one item of a list flag
+            if value is not None and action.type is not None:
                 try:
-                    value = action.type(value)
-                except (TypeError, ValueError) as err:
+                    value = (
+                        [action.type(str(v)) for v in value] if isinstance(value, list) else action.type(str(value))
+                    )
+                except (TypeError, ValueError, ArgumentTypeError) as err:
                     raise InputError(f"{config_path}: {key}: {err}") from err
             defaults[key] = value
         parser.set_defaults(**defaults)

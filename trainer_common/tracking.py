@@ -63,12 +63,14 @@ def setup_wandb(training_args, project: str) -> None:
 
 
 def _redacted(argv: list[str]) -> list[str]:
+    from .args import flag_name
+
     out, hide_next = [], False
     for arg in argv:
         flag, equals, _ = arg.partition("=")
         if hide_next:
             arg, hide_next = "<TOKEN>", False
-        elif flag.startswith("--") and _is_secret(flag[2:]):
+        elif flag.startswith("--") and _is_secret(flag_name(flag)):
             arg, hide_next = (f"{flag}=<TOKEN>", False) if equals else (arg, True)
         out.append(arg)
     return out

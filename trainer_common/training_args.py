@@ -54,6 +54,8 @@ class TaskTrainingArguments(TrainingArguments):
         from .validation import check_range
 
         check_range("early_stopping_patience", self.early_stopping_patience, 1)
+        if not self.do_eval:  # transformers would turn it back on for the default eval_strategy="epoch"
+            self.eval_strategy = "no"
         if self.dataloader_pin_memory and not _has_accelerator():
             self.dataloader_pin_memory = False  # pinning needs a GPU; on CPU torch only warns on every dataloader
         if self.load_best_model_at_end is None:

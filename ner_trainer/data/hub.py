@@ -46,8 +46,6 @@ def sentences_from_hf(split, source: str, columns: Columns = DEFAULT_COLUMNS) ->
     sentences = []
     for row, tokens in enumerate(rows[columns.text]):
         tags = rows[columns.labels][row] if has_tags else None
-        if tags and names is not None and all(t == -1 for t in tags):
-            tags = None
         sentences.append(token_sentence(tokens, tags, columns, f"{source}:{row + 1}", source, row + 1))
     return sentences
 

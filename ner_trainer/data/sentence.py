@@ -43,7 +43,7 @@ def check_keys(record: dict, known: tuple[str, ...], where: str) -> None:
     """Raise on a key that looks like a misspelt known one: a misspelt tag key would otherwise read as untagged
     data, and score nothing. Other extra keys are left alone."""
     for key in record:
-        near = None if key in known else difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+        near = None if key in known else difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.75)
         if near:
             raise InputError(f"{where}: unknown key {key!r}; did you mean {near[0]!r}?")
 

@@ -6,8 +6,10 @@ ids; ids need their names, from a `ClassLabel` feature or `--label_names`.
 
 import ast
 import csv
+import io
 import json
 import os
+import tokenize
 from dataclasses import dataclass
 
 from trainer_common.errors import InputError
@@ -37,23 +39,31 @@ def token_sentence(tokens, tags, columns: Columns, where: str, source: str, line
             raise InputError(f"{where}: {columns.labels!r} must be a list of tags like 'B-PER' or of label ids")
         if len(tags) != len(tokens):
             raise InputError(f"{where}: {len(tokens)} {columns.text} but {len(tags)} {columns.labels}")
-        tags = tag_names(tags, columns, where)
+        # all -1: ClassLabel's "no label", which test splits use, also when exported to JSON or CSV
+        tags = None if tags and all(_is_id(t) and t == -1 for t in tags) else tag_names(tags, columns, where)
     return Sentence(tokens, tags, source, line)
 
 
 def tag_names(tags: list, columns: Columns, where: str) -> list[str]:
-    """The tags as strings: integer ids mapped through `columns.label_names`; every tag checked."""
-    if any(isinstance(t, int) and not isinstance(t, bool) for t in tags):
-        names = columns.label_names
+    """The tags as strings: integer ids mapped through `columns.label_names` (with names given, a digits-only
+    string that is not a name is an id too, as in a CSV cell); every tag checked."""
+    names = columns.label_names
+    if names is not None:
+        tags = [int(t) if isinstance(t, str) and t.isdigit() and t.isascii() and t not in names else t for t in tags]
+    if any(_is_id(t) for t in tags):
         if names is None:
             raise InputError(f"{where}: {columns.labels!r} holds label ids: give their names with --label_names")
-        bad = [t for t in tags if not (isinstance(t, int) and not isinstance(t, bool) and 0 <= t < len(names))]
+        bad = [t for t in tags if not (_is_id(t) and 0 <= t < len(names))]
         if bad:
             raise InputError(f"{where}: {columns.labels} value {bad[0]!r} is not a label id (0..{len(names) - 1})")
         tags = [names[t] for t in tags]
     for tag in tags:
         check_tag(tag, where)
     return tags
+
+
+def _is_id(tag) -> bool:
+    return isinstance(tag, int) and not isinstance(tag, bool)
 
 
 def record_sentence(record: dict, columns: Columns, where: str, source: str, line: int) -> Sentence:
@@ -74,6 +84,8 @@ def read_csv(path: str | os.PathLike, columns: Columns, tag_scheme: str = "auto"
     header = next(reader, None)
     if header is None:
         raise InputError(f"{path}: empty CSV file")
+    header = [name.strip() for name in header]  # "tokens, ner_tags" names ner_tags too
+    check_keys(dict.fromkeys(header), (columns.text, columns.labels), f"{path}:1")
     for name in (columns.text, columns.labels) if columns.labels in header else (columns.text,):
         if header.count(name) != 1:
             raise InputError(f"{path}:1: expected one {name!r} column in the header, found columns {header}")
@@ -96,24 +108,61 @@ def read_csv(path: str | os.PathLike, columns: Columns, tag_scheme: str = "auto"
 
 
 def _cell_items(cell: str, column: str, where: str, digits_are_ids: bool = False) -> list:
-    """A CSV cell's list: JSON or a Python literal when it starts with '[', else whitespace-separated (where, in a
-    tags cell, digits-only items are label ids)."""
+    """A CSV cell's list: a list (or tuple) literal when it starts with '[' (or '('), else whitespace-separated
+    items (where, in a tags cell, digits-only items are label ids)."""
     text = cell.strip()
-    if text.startswith("["):
+    if text.startswith(("[", "(")):
         try:
-            items = json.loads(text)
-        except json.JSONDecodeError:
-            try:
-                items = ast.literal_eval(text)  # literals only: no code runs
-            except (ValueError, SyntaxError, MemoryError, RecursionError):
-                raise InputError(f"{where}: {column!r} cell is not a JSON or Python list: {_short(text)}") from None
-        if not isinstance(items, list):
-            raise InputError(f"{where}: {column!r} cell is not a list: {_short(text)}")
-        return items
+            return list_literal(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError, tokenize.TokenError):
+            raise InputError(
+                f"{where}: {column!r} cell starts with {text[0]!r} but is not a JSON, Python or numpy list: "
+                f"{_short(text)}"
+            ) from None
     items = text.split()
     if digits_are_ids:
         items = [int(item) if item.isdigit() and item.isascii() else item for item in items]
     return items
+
+
+def list_literal(text: str) -> list:
+    """The items of a flat list literal in JSON (`["EU", "rejects"]`), Python (`['EU', 'rejects']`, a tuple too) or
+    numpy's print form, which `Dataset.to_csv` and pandas write (`['EU' 'rejects']`, `[3 0 7]`): string and number
+    literals separated by commas or spaces. Python would join adjacent strings ('EU' 'rejects' -> 'EUrejects');
+    here each is an item."""
+    closing = {"[": "]", "(": ")"}
+    tokens = [token for token in tokenize.generate_tokens(io.StringIO(text).readline) if token.type not in SKIPPED]
+    if len(tokens) < 2 or closing.get(tokens[0].string) != tokens[-1].string:
+        raise ValueError("not a bracketed list")
+    items, sign = [], ""
+    for token in tokens[1:-1]:
+        if token.type == tokenize.OP and token.string == "," and not sign:
+            continue
+        if token.type == tokenize.OP and token.string == "-" and not sign:
+            sign = "-"
+        elif token.type == tokenize.STRING and not sign:
+            items.append(_string_literal(token.string))
+        elif token.type == tokenize.NUMBER:
+            items.append(ast.literal_eval(sign + token.string))
+            sign = ""
+        else:
+            raise ValueError(f"unexpected {token.string!r}")
+    if sign:
+        raise ValueError("a sign without a number")
+    return items
+
+
+def _string_literal(text: str) -> str:
+    """A JSON string (its escapes: \\/, \\uD83D\\uDE00), else a Python one."""
+    if text.startswith('"'):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return ast.literal_eval(text)
+
+
+SKIPPED = {tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT}
 
 
 def _short(text: str, limit: int = 60) -> str:
