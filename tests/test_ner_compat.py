@@ -274,3 +274,20 @@ def test_secrets_are_hidden_from_the_recorded_command_line():
     argv = ["run_ner.py", "--token", "a", "--hub-token=b", "--hub_token", "c", "--run_name", "token"]
     assert _redacted(argv) == ["run_ner.py", "--token", "<TOKEN>", "--hub-token=<TOKEN>", "--hub_token", "<TOKEN>",
                                "--run_name", "token"]  # fmt: skip
+
+
+def test_hub_loading_keeps_the_class_label_order_and_refuses_other_label_names(tmp_path):
+    from datasets import ClassLabel, Features, List, Value
+
+    from ner_trainer.data import load_hub_dataset
+
+    sentences = make_sentences(3, 0)
+    files = {"train": str(write_id_records(tmp_path / "d.json", sentences))}
+    features = Features(
+        {"id": Value("string"), "words": List(Value("string")), "labels": List(ClassLabel(names=NAMES))}
+    )
+    load = {"data_files": files, "features": features, "cache_dir": str(tmp_path / "cache")}
+    splits, labels = load_hub_dataset("json", columns=Columns("words", "labels"), **load)
+    assert labels == NAMES and [s.tags for s in splits["train"]] == [[t for _, t in s] for s in sentences]
+    with pytest.raises(InputError, match="--label_names .* differ from json's ClassLabel"):
+        load_hub_dataset("json", columns=Columns("words", "labels", tuple(reversed(NAMES))), **load)

@@ -68,9 +68,12 @@ def load_hub_dataset(
     from datasets import load_dataset
 
     dataset = load_dataset(name, config, **load_kwargs)
+    class_names = _class_label_names(next(iter(dataset.values())), columns.labels)
+    if class_names is not None and columns.label_names is not None and tuple(class_names) != columns.label_names:
+        raise InputError(f"--label_names {list(columns.label_names)} differ from {name}'s ClassLabel {class_names}")
     splits = {split: sentences_from_hf(dataset[split], f"{name}[{split}]", columns) for split in dataset}
     schemes = {split: apply_tag_scheme(sentences, tag_scheme, label_scheme) for split, sentences in splits.items()}
-    names = _class_label_names(next(iter(dataset.values())), columns.labels) or columns.label_names
+    names = class_names or columns.label_names
     if names is not None and set(schemes.values()) == {label_scheme}:
         for tag in names:
             check_tag(tag, f"{columns.labels} label names")
