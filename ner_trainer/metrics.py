@@ -160,7 +160,8 @@ def build_compute_metrics(
         strict, scheme: see `compute_ner_metrics`.
         per_type: keep the per-type scores (`TYPE_f1`, ...); without, only the overall ones.
 
-    Use with `preprocess_logits_for_metrics=predicted_tag_ids`, or let the Trainer pass the full logits.
+    Use with `preprocess_logits_for_metrics=predicted_tag_ids`, or let the Trainer pass the full logits. The last
+    call's predicted tags stay in `compute_metrics.word_tags`: the final evaluation's, with no second pass.
     """
     id2label = {int(i): tag for i, tag in id2label.items()}  # JSON configs give str keys
 
@@ -176,9 +177,11 @@ def build_compute_metrics(
         if unknown:
             raise ValueError(f"predicted ids {unknown} are not in id2label {dict(id2label)}")
         pred_tags = [[id2label[i] for i in ids] for ids in words]
+        compute_metrics.word_tags = pred_tags
         metrics = compute_ner_metrics(gold_tags, pred_tags, strict=strict, scheme=scheme)
         return metrics if per_type else {key: metrics[key] for key in OVERALL}
 
+    compute_metrics.word_tags = None
     return compute_metrics
 
 

@@ -189,8 +189,8 @@ class NERRecipe(Recipe):
             metrics = trainer.evaluate()
             trainer.log_metrics("eval", metrics)
             results.update(metrics)
-            if self.validation.is_span_json:
-                predicted = self.validation.word_predictions(trainer, self.id2label)
+            if self.validation.is_span_json:  # the word tags of the evaluation just made
+                predicted = trainer.compute_metrics.word_tags
                 if trainer.is_world_process_zero():
                     results.update(write_span_outputs(out, "dev", self.validation.sentences, predicted, scheme))
         test = self.encoded.get("test")

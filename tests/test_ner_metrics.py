@@ -122,7 +122,11 @@ def padded_logits(rows: list[list[str]], seq_len: int = 6) -> np.ndarray:
 
 def test_compute_metrics_scores_words_not_tokens():
     compute_metrics = build_compute_metrics(ID2LABEL, GOLD_WORDS, ALIGNMENT)
+    assert compute_metrics.word_tags is None
     metrics = compute_metrics(EvalPrediction(predictions=padded_logits(PRED_TOKENS), label_ids=None))
+    # the word tags scored, kept for the span JSON outputs: one per word of every sentence
+    assert [len(tags) for tags in compute_metrics.word_tags] == [len(tags) for tags in GOLD_WORDS]
+    assert compute_ner_metrics(GOLD_WORDS, compute_metrics.word_tags) == metrics
     # Words: gold PER, LOC, LOC; predicted LOC, LOC, both right -> P = 1, R = 2/3, F1 = 0.8; 4 of 5 words right.
     assert metrics["precision"] == 1.0
     assert metrics["recall"] == pytest.approx(2 / 3)
