@@ -16,6 +16,7 @@ def load_sentences(args: NERArguments, seed: int, label_names: list[str] | None 
     """The train/validation/test sentences from the files, or else from the Hub, and the label list when the data
     fixes one (a `ClassLabel` feature or `label_names`, when the data is in the label scheme)."""
     from .data import DEFAULT_HUB_DATASET, load_hub_dataset, read_file
+    from .data.sentence import named_label_list
 
     for option in NO_EFFECT:
         if getattr(args, option):
@@ -31,21 +32,12 @@ def load_sentences(args: NERArguments, seed: int, label_names: list[str] | None 
             if path
         }
         schemes = {sentence.file_scheme for sentences in splits.values() for sentence in sentences[:1]}
-        label_list = list(label_names) if label_names and schemes == {args.label_scheme} else None
+        label_list = named_label_list(label_names, schemes, args.label_scheme, "--label_names")
     else:
         name = args.dataset_name or DEFAULT_HUB_DATASET
         splits, label_list = load_hub_dataset(
             name, args.dataset_config_name, args.tag_scheme, args.label_scheme, columns, **args.hub_kwargs
         )
-    if label_list is not None:  # names no data may use yet: each must still be a tag of the scheme
-        from .tagging import TagSchemeError, check_tag
-
-        for tag in label_list:
-            try:
-                check_tag(tag, args.label_scheme)
-            except TagSchemeError as err:
-                source = "--label_names" if label_names else f"{args.label_column_name} ClassLabel"
-                raise InputError(f"{source}: {err}") from err
     if args.validation_split is not None:
         splits["train"], splits["validation"] = split_off_validation(splits, args.validation_split, seed)
     limits = {"train": args.max_train_samples, "validation": args.max_eval_samples, "test": args.max_predict_samples}

@@ -120,9 +120,7 @@ class NERRecipe(Recipe):
             for name, wanted_split in wanted.items()
             if wanted_split and self.splits.get(name)
         }
-        self.validation = self.encoded.get("validation")
-        if self.validation is not None and not self.validation.has_tags:
-            raise InputError("the validation data has no tags to score against")
+        self.validation = self.encoded.get("validation")  # tagged: `load_data` refused untagged validation data
         return model
 
     @property

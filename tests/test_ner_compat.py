@@ -218,6 +218,14 @@ def test_misnamed_or_missing_tag_columns_are_never_silently_unscored(tmp_path, c
         main(["--train_file", str(train), "--text_column_name", "words", "--label_names", *NAMES,
               "--output_dir", str(tmp_path / "o")])  # fmt: skip
     assert not (tmp_path / "o").exists()
+    good = write_csv(tmp_path / "good.csv", make_sentences(4, 1))
+    untagged = tmp_path / "dev.json"
+    untagged.write_text("".join(json.dumps({"words": [w for w, _ in s]}) + "\n" for s in make_sentences(3, 2)))
+    with pytest.raises(InputError, match=r"dev.json: no tags .*'labels'.*: nothing to score the validation split"):
+        main(["--train_file", str(good), "--validation_file", str(untagged), "--text_column_name", "words",
+              "--label_column_name", "labels", "--label_names", *NAMES,
+              "--output_dir", str(tmp_path / "o")])  # fmt: skip
+    assert not (tmp_path / "o").exists()
 
 
 def test_json_tags_all_minus_one_are_untagged_and_digit_strings_are_ids(tmp_path):

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from trainer_common.errors import InputError
 
-from .sentence import Sentence, apply_tag_scheme, build_label_list, check_tag
+from .sentence import Sentence, apply_tag_scheme, build_label_list, check_tag, named_label_list
 from .token_records import DEFAULT_COLUMNS, Columns, token_sentence
 
 DEFAULT_HUB_DATASET = "eriktks/conll2003"
@@ -73,9 +73,8 @@ def load_hub_dataset(
         raise InputError(f"--label_names {list(columns.label_names)} differ from {name}'s ClassLabel {class_names}")
     splits = {split: sentences_from_hf(dataset[split], f"{name}[{split}]", columns) for split in dataset}
     schemes = {split: apply_tag_scheme(sentences, tag_scheme, label_scheme) for split, sentences in splits.items()}
-    names = class_names or columns.label_names
-    if names is not None and set(schemes.values()) == {label_scheme}:
-        for tag in names:
-            check_tag(tag, f"{columns.labels} label names")
-        return splits, list(names)
+    source = f"{name}'s {columns.labels} ClassLabel" if class_names else "--label_names"
+    named = named_label_list(class_names or columns.label_names, set(schemes.values()), label_scheme, source)
+    if named is not None:
+        return splits, named
     return splits, build_label_list(splits.get("train") or [s for part in splits.values() for s in part], label_scheme)

@@ -116,6 +116,21 @@ def build_label_list(sentences: list[Sentence], label_scheme: str = "iob2") -> l
     return tagging.label_list(types, label_scheme)
 
 
+def named_label_list(names, schemes: set[str], label_scheme: str, source: str) -> list[str] | None:
+    """The label list that `names` fix (a `ClassLabel`'s, or `--label_names`), in their order so that ids stay the
+    data's, when every split's `schemes` is the label scheme; else None, and the list is built from the data. Each
+    name must be a tag of the label scheme, used by the data or not; `source` names where they came from."""
+    if names is None or set(schemes) != {label_scheme}:
+        return None
+    for name in names:
+        check_tag(name, source)
+        try:
+            tagging.check_tag(name, label_scheme)
+        except tagging.TagSchemeError as err:
+            raise InputError(f"{source}: {err}") from err
+    return list(names)
+
+
 def check_labels(sentences: list[Sentence], label2id: dict[str, int]) -> None:
     """Raise on the first tag that is not in `label2id`, naming its file, line and tag."""
     for sentence in sentences:
