@@ -107,10 +107,12 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, 
             )  # fmt: skip
         except ValueError as err:  # an incomplete encoder checkpoint, or a tagger where an encoder was expected
             raise InputError(str(err)) from err
-        except RuntimeError as err:  # weights of other shapes than --config_name's config says
+        except RuntimeError as err:  # weights of other shapes than the config (--config_name's, say) gives them
             reason = " ".join(str(err).split())[:300]
-            where = f"--config_name {args.config_name}"
-            raise InputError(f"{where}: does not fit the weights of {args.model_name_or_path}: {reason}") from err
+            config_path = args.config_name or args.model_name_or_path
+            raise InputError(
+                f"{args.model_name_or_path}: its weights do not fit the config of {config_path}: {reason}"
+            ) from err
         encoder_type = config.model_type
     # Byte-level BPE tokenizers need a prefix space to tokenize pre-split words as in running text.
     extra = {"add_prefix_space": True} if encoder_type in {"roberta", "gpt2", "bloom", "longformer"} else {}

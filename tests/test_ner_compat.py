@@ -246,6 +246,15 @@ def test_a_tokenizer_larger_than_the_embeddings_is_refused(tmp_path):
         main([str(config)])
 
 
+def test_a_config_name_that_does_not_fit_the_weights_is_refused(tmp_path):
+    from helpers import tiny_bert_config
+
+    tiny_bert_config(hidden_size=48).save_pretrained(tmp_path / "wide")
+    with pytest.raises(InputError, match=r"tiny-bert: its weights do not fit the config of .*wide: "):
+        main([str(example_config(tmp_path, config_name=str(tmp_path / "wide")))])
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [

@@ -75,9 +75,9 @@ def record_sentence(record: dict, columns: Columns, where: str, source: str, lin
 def read_csv(path: str | os.PathLike, columns: Columns, tag_scheme: str = "auto", label_scheme: str = "iob2"):
     """A CSV file with a header row and one sentence per row.
 
-    The tokens and tags cells each hold a JSON list (`["EU", "rejects"]`), a Python list as pandas writes it
-    (`['EU', 'rejects']`), or whitespace-separated items (`EU rejects`). Tags may be names or label ids. A row
-    without a tags cell (or an empty one) is untagged.
+    The tokens and tags cells each hold a list literal (`list_literal`: JSON, a Python list or tuple, or numpy's
+    print form, as `Dataset.to_csv` and pandas write it) or whitespace-separated items (`EU rejects`). Tags may be
+    names or label ids. A row without a tags cell (or an empty one) is untagged.
     """
     path = str(path)
     reader = csv.reader(read_utf8(path).splitlines(keepends=True))
