@@ -147,7 +147,10 @@ class NERArguments:
     label_all_tokens: bool = field(
         default=False, metadata={"help": "Train on every sub-token of a word, not only the first (metrics unchanged)."}
     )
-    strict: bool = field(default=False, metadata={"help": "Score entities in seqeval's strict IOB2 mode."})
+    strict: bool = field(
+        default=False,
+        metadata={"help": "Score only entities well formed in --label_scheme (seqeval strict mode: IOB2, IOBES)."},
+    )
     return_entity_level_metrics: bool = field(
         default=True,
         metadata={"help": "Each evaluation's metrics per entity type too (the test metrics always have them)."},

@@ -8,13 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from seqeval.metrics import accuracy_score, classification_report
-from seqeval.scheme import IOB2
+from seqeval.scheme import IOB2, IOBES
 from transformers import EvalPrediction
 
 from trainer_common.errors import InputError
 
 from .data import WordAlignment
-from .tagging import convert
+from .tagging import check_tag, convert, from_spans, normalize_scheme, well_formed_spans
 
 OVERALL = ("precision", "recall", "f1", "accuracy")
 
@@ -29,17 +29,45 @@ def _check_tags(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence
         raise InputError("no tags to score: every sentence is empty")
 
 
-def _report(true_tags, pred_tags, strict: bool, **kwargs):
-    mode = {"mode": "strict", "scheme": IOB2} if strict else {}
+# seqeval's IOB1 class is not used: in strict mode it reads `O B-X I-X` as the entity I-X.
+_SEQEVAL_STRICT = {"iob2": IOB2, "bioes": IOBES}
+
+
+def _for_seqeval(true_tags, pred_tags, scheme: str, strict: bool) -> tuple[list, list, dict]:
+    """The gold and predicted tags to give seqeval, and its reading mode, to score the entities of `scheme` (see
+    `compute_ner_metrics`)."""
+    if not strict:
+        return _in_iob2(true_tags, scheme), _in_iob2(pred_tags, scheme), {}
+    if scheme in _SEQEVAL_STRICT:
+        read, seqeval_scheme = _checked, _SEQEVAL_STRICT[scheme]
+    else:  # only the well-formed entities, rewritten in IOB2 (where they stay well formed)
+        read, seqeval_scheme = _well_formed_iob2, IOB2
+    return read(true_tags, scheme), read(pred_tags, scheme), {"mode": "strict", "scheme": seqeval_scheme}
+
+
+def _report(true_tags, pred_tags, mode: dict, **kwargs):
     with warnings.catch_warnings():
         # With no entity at all seqeval's macro average takes the mean of an empty array ("Mean of empty slice").
         warnings.simplefilter("ignore", RuntimeWarning)
         return classification_report(true_tags, pred_tags, zero_division=0, **mode, **kwargs)
 
 
+def _checked(tag_lists, scheme: str) -> list[list[str]]:
+    """The tags as lists, after checking each distinct tag against `scheme` (seqeval checks only the prefixes)."""
+    if scheme != "iob2":  # IOB2 tags go to seqeval as they are, as they always have
+        for tag in {tag for tags in tag_lists for tag in tags}:
+            check_tag(tag, scheme)
+    return [list(tags) for tags in tag_lists]
+
+
 def _in_iob2(tag_lists, scheme: str) -> list[list[str]]:
     """Tags of any chunk scheme rewritten in IOB2 through their spans (read as conlleval reads them)."""
     return [list(tags) for tags in tag_lists] if scheme == "iob2" else [convert(t, scheme, "iob2") for t in tag_lists]
+
+
+def _well_formed_iob2(tag_lists, scheme: str) -> list[list[str]]:
+    """IOB2 tags of only the entities that are well formed in `scheme` (`tagging.well_formed_spans`)."""
+    return [from_spans(well_formed_spans(tags, scheme), len(tags), "iob2") for tags in tag_lists]
 
 
 def compute_label_metrics(true_tags, pred_tags) -> dict[str, float]:
@@ -73,7 +101,16 @@ def compute_ner_metrics(
     Args:
         true_tags, pred_tags: one list of tags per sentence (`"O"`, `"B-PER"`, `"I-PER"`, ...) in `scheme`.
         strict: `False` scores entities as conlleval does (a stray `I-PER` starts an entity); `True` only counts
-            entities that are well formed in IOB2 (seqeval `mode="strict", scheme=IOB2`).
+            entities that are well formed in `scheme`, in the gold tags as in the predicted ones (gold tags that the
+            toolkit read are always well formed: it rewrites them in the label scheme through their spans):
+            - iob2: seqeval `mode="strict", scheme=IOB2`: an entity starts with B-X.
+            - bioes: seqeval `mode="strict", scheme=IOBES`: S-X, or B-X I-X... E-X (`I-X E-X` and a `B-X I-X`
+              with no E-X are no entity).
+            - bios: S-X, or B-X I-X... (seqeval has no BIOS; a lone B-X is no entity).
+            - iob1: as conlleval reads it, but an entity that starts with a B-X not right after an X tag (the one
+              thing IOB1 forbids) is no entity. seqeval's IOB1 class is not used: it would count the I-X of
+              `O B-X I-X` as an entity.
+            See `tagging.well_formed_spans`. `accuracy` is the same either way, and there is no strict "none".
         scheme: the tags' scheme. Entities are compared as spans, so the scores of any chunk scheme compare with
             IOB2's; "none" gives `compute_label_metrics` instead.
 
@@ -83,16 +120,16 @@ def compute_ner_metrics(
         `TYPE_number` (its number of gold entities). A score whose denominator is 0 is 0.
     """
     _check_tags(true_tags, pred_tags)
+    scheme = normalize_scheme(scheme)
     if scheme == "none":
         return compute_label_metrics(true_tags, pred_tags)
-    true_tags, pred_tags = _in_iob2(true_tags, scheme), _in_iob2(pred_tags, scheme)
-    report = _report(true_tags, pred_tags, strict, output_dict=True)
+    report = _report(*_for_seqeval(true_tags, pred_tags, scheme, strict), output_dict=True)
     micro = report.get("micro avg", {})
     metrics = {
         "precision": float(micro.get("precision", 0.0)),
         "recall": float(micro.get("recall", 0.0)),
         "f1": float(micro.get("f1-score", 0.0)),
-        "accuracy": float(accuracy_score(true_tags, pred_tags)),
+        "accuracy": float(accuracy_score(_in_iob2(true_tags, scheme), _in_iob2(pred_tags, scheme))),
     }
     for entity_type, scores in report.items():
         if entity_type.endswith(" avg"):
@@ -108,8 +145,9 @@ def classification_report_text(
     true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Sequence[str]], strict: bool = False, scheme: str = "iob2"
 ) -> str:
     """seqeval's per-type precision/recall/F1/support table with 4 digits, to save next to the metrics (for scheme
-    "none", one line per label)."""
+    "none", one line per label). `strict` and `scheme` as in `compute_ner_metrics`."""
     _check_tags(true_tags, pred_tags)
+    scheme = normalize_scheme(scheme)
     if scheme == "none":
         metrics = compute_label_metrics(true_tags, pred_tags)
         labels = sorted(key[: -len("_number")] for key in metrics if key.endswith("_number"))
@@ -120,10 +158,10 @@ def classification_report_text(
             p, r, f = (metrics[f"{key}{name}"] for name in ("precision", "recall", "f1"))
             rows.append(f"{label:>12} {p:9.4f} {r:9.4f} {f:9.4f} {int(number):9d}")
         return "\n".join(rows) + f"\n\naccuracy {metrics['accuracy']:.4f}\n"
-    true_tags, pred_tags = _in_iob2(true_tags, scheme), _in_iob2(pred_tags, scheme)
-    if all(name.endswith(" avg") for name in _report(true_tags, pred_tags, strict, output_dict=True)):
+    true_tags, pred_tags, mode = _for_seqeval(true_tags, pred_tags, scheme, strict)
+    if all(name.endswith(" avg") for name in _report(true_tags, pred_tags, mode, output_dict=True)):
         return "No entities in the gold or the predicted tags.\n"  # seqeval's table fails without rows
-    return _report(true_tags, pred_tags, strict, digits=4)
+    return _report(true_tags, pred_tags, mode, digits=4)
 
 
 def predicted_tag_ids(logits, labels=None):

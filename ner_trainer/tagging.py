@@ -8,7 +8,8 @@ everything after the first "-", so "B-ORG-X" has type "ORG-X".
 
 Spans are read leniently, exactly as conlleval chunks (its Python port, which also knows S and BIOES's E): every
 non-O tag continues the entity before it if its prefix is I or E and the previous tag is B or I of the same type, and
-starts a new entity otherwise. Well-formed sequences thus give the obvious spans in every scheme.
+starts a new entity otherwise. Well-formed sequences thus give the obvious spans in every scheme. `well_formed_spans`
+keeps only the spans that are well formed in the scheme: the entities that strict scoring counts.
 """
 
 from __future__ import annotations
@@ -96,11 +97,32 @@ def _parse(tags: Sequence[str], scheme: str) -> list[Tag]:
 
 def get_spans(tags: Sequence[str], scheme: str) -> list[tuple[str, int, int]]:
     """Entities of `tags` as `(type, start, end_exclusive)`, in order, read leniently as conlleval reads them."""
+    return _spans(_parse(tags, _chunk_scheme(scheme)))
+
+
+def well_formed_spans(tags: Sequence[str], scheme: str) -> list[tuple[str, int, int]]:
+    """The spans of `get_spans` that are well formed in `scheme`: the entities that strict scoring counts.
+
+    A span is well formed when its first tag may start an entity and its last tag may end one: in iob2 it starts
+    with B-X; in bioes it is S-X or B-X I-X... E-X; in bios S-X or B-X I-X... (a lone B-X is not). What lies around
+    the span does not matter, as in seqeval's strict mode: `B-X B-X E-X` has the entity B-X E-X. Except in iob1,
+    whose one rule is about the tag before: a span that starts with B-X is well formed only right after an X tag.
+    """
     scheme = _chunk_scheme(scheme)
+    parsed = _parse(tags, scheme)
+    kept = []
+    for type_, start, end in _spans(parsed):
+        before = parsed[start - 1] if scheme == "iob1" and start else _OUTSIDE
+        if _can_follow(before, parsed[start], scheme) and _can_follow(parsed[end - 1], _OUTSIDE, scheme):
+            kept.append((type_, start, end))
+    return kept
+
+
+def _spans(parsed: Sequence[Tag]) -> list[tuple[str, int, int]]:
     spans: list[tuple[str, int, int]] = []
     prev_prefix, prev_type = _OUTSIDE
     start = None
-    for i, (prefix, type_) in enumerate(_parse(tags, scheme)):
+    for i, (prefix, type_) in enumerate(parsed):
         # conlleval's startOfChunk/endOfChunk come down to this: only I or E right after B/I of its type continues.
         continues = prefix in ("I", "E") and prev_prefix in ("B", "I") and type_ == prev_type
         if start is not None and not continues:
@@ -110,7 +132,7 @@ def get_spans(tags: Sequence[str], scheme: str) -> list[tuple[str, int, int]]:
             start = i
         prev_prefix, prev_type = prefix, type_
     if start is not None:
-        spans.append((prev_type, start, len(tags)))
+        spans.append((prev_type, start, len(parsed)))
     return spans
 
 
