@@ -15,6 +15,7 @@ from helpers import make_encoder_dir, write_mnist
 from test_ner_train import base_args, make_sentences, write_conll
 
 from trainer_common.output_dir import is_complete
+from trainer_common.run_files import MANIFEST
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300  # seconds per launch: a process waiting at a barrier for one that left fails the test, not CI
@@ -68,7 +69,8 @@ def check_checkpoints(out: Path, steps: list[int]) -> None:
         assert is_complete(checkpoint), checkpoint
         assert (checkpoint / "rng_state_0.pth").is_file() and (checkpoint / "rng_state_1.pth").is_file()
         assert f'"global_step": {step},' in (checkpoint / "trainer_state.json").read_text()
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "staging or temporary files left"
+    hidden = [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != MANIFEST]
+    assert not hidden, "staging or temporary files left"
 
 
 def test_two_processes_save_rotate_overwrite_and_refuse(tmp_path):
@@ -88,7 +90,7 @@ def test_two_processes_save_rotate_overwrite_and_refuse(tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     assert "training: world size 2, per-device train batch size 16, total train batch size 32" in second.stdout
     log = second.stdout + second.stderr
-    assert log.count("removing the previous run") == 1, log[-3000:]  # one process clears, the other waits for it
+    assert log.count("removed the previous run") == 1, log[-3000:]  # one process clears, the other waits for it
     check_checkpoints(out, [4, 8])  # nothing left of the first run's 12 and 16
     assert {p.name for p in out.iterdir() if not p.name.startswith("checkpoint-")} == outputs
     assert (out / "model.safetensors").read_bytes() != model
@@ -165,7 +167,7 @@ def test_two_process_vae_scores_every_test_image_once_as_one_process_does(tmp_pa
     assert "training: world size 2" in two.stdout
     assert two.stdout.count("***** test metrics *****") == 1  # one process writes, one set of outputs
     assert sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".safetensors", ".png")) == [
-        "all_results.json", "config.json", "loss_curves.png", "model.safetensors", "reconstructions.png",
+        MANIFEST, "all_results.json", "config.json", "loss_curves.png", "model.safetensors", "reconstructions.png",
         "samples.png", "trainer_state.json",
     ]  # fmt: skip
     two_results = json.loads((out / "all_results.json").read_text())

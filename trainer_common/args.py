@@ -108,7 +108,8 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
     """Parse `argv` into one instance of each dataclass type, in order.
 
     The first argument may be a `.json`/`.yaml`/`.yml` file; its values become defaults and the remaining
-    flags override them. Unknown keys in the file are an error that names the key and the file.
+    flags override them. Unknown keys in the file are an error that names the key and the file. Each instance
+    returned has the file's path as `config_file` (None without one).
     """
     from transformers import HfArgumentParser
 
@@ -124,6 +125,7 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
         if name in unsupported and name not in known:
             raise InputError(f"{arg.split('=', 1)[0]} is not supported: {unsupported[name]}")
     parser.error = _raise_input_error  # one `error:` line, not argparse's usage text and exit
+    config_path = None
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
         config_path = argv.pop(0)
         config = load_config_file(config_path)
@@ -153,8 +155,11 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
             defaults[key] = value
         parser.set_defaults(**defaults)
     try:
-        return parser.parse_args_into_dataclasses(args=argv)
+        parsed = parser.parse_args_into_dataclasses(args=argv)
     except InputError:
         raise
     except ValueError as err:  # raised by a dataclass's own checks (TrainingArguments): always a bad argument
         raise InputError(f"bad arguments: {err}") from err
+    for arguments in parsed:  # an input of the run, which it must never delete or write over (`Recipe`)
+        arguments.config_file = config_path
+    return parsed

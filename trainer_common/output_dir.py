@@ -1,26 +1,35 @@
-"""A training run's output folder: never overwrite a finished run unasked; clear it on request; resume from it.
+"""A training run's output folder: never overwrite a finished run unasked, nor anything a run did not write.
 
-A folder "holds a run" when it has a trainer state, results, a checkpoint or a saved model. Training into one
-refuses unless `--overwrite_output_dir` (the old run's files are removed first, so nothing stale stays beside the
-new model) or `--resume_from_checkpoint` (a path, or `true` for the last complete checkpoint) says what to do.
-Evaluating without training refuses it too, unless the model evaluated is the one saved there (`--model_name_or_path`
-is `output_dir`): then the new metrics join the run's results.
+A folder "holds a run" when it has a run manifest, a trainer state, results or a checkpoint (`run_files`). Training
+into one refuses unless `--overwrite_output_dir` (the old run's entries are removed first, so nothing stale stays
+beside the new model; the user's other files stay) or `--resume_from_checkpoint` (a path, or `true` for the last
+complete checkpoint) says what to do. A folder that holds no run but files a run would write over (`README.md`,
+`config.json`, ...) is refused, whatever the flags. Evaluating without training refuses a run's folder too, unless
+the model evaluated is the one saved there (`--model_name_or_path` is `output_dir`): then the new metrics join the
+run's results. No input of the run (config file, data, model, tokenizer) may lie in what the run deletes or writes.
 """
 
 import json
 import logging
 import os
 import re
-import shutil
 from pathlib import Path
 
 from .errors import InputError
 from .io import read_utf8
+from .run_files import (
+    STAGING,
+    inside,
+    is_output_name,
+    is_partial_write,
+    output_entries,
+    previous_run_entries,
+    run_markers,
+)
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-RUN_FILES = ("trainer_state.json", "all_results.json", "model.safetensors", "pytorch_model.bin")
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 TRUE = {"true", "yes", "1"}
 
@@ -35,14 +44,6 @@ def checkpoints(output_dir: str | os.PathLike) -> list[Path]:
 def is_complete(checkpoint: Path) -> bool:
     """Written to the end: the Trainer writes `trainer_state.json` after the weights, optimizer and RNG states."""
     return (checkpoint / "trainer_state.json").is_file() and any((checkpoint / name).is_file() for name in WEIGHTS)
-
-
-def previous_run(output_dir: str | os.PathLike) -> list[str]:
-    """Names of what marks a run in `output_dir`: result and model files, checkpoints. Empty when none."""
-    folder = Path(output_dir)
-    if not folder.is_dir():
-        return []
-    return [name for name in RUN_FILES if (folder / name).exists()] + [p.name for p in checkpoints(folder)]
 
 
 def resolve_resume(output_dir: str, resume_from_checkpoint: str | None) -> str | None:
@@ -66,45 +67,70 @@ def resolve_resume(output_dir: str, resume_from_checkpoint: str | None) -> str |
     return str(path)
 
 
-def check_output_dir(training_args, inputs: dict[str, str | None]) -> str | None:
-    """Refuse to train into a folder that holds a run, unless told to overwrite or resume; refuse to overwrite a
-    folder that holds one of the run's `inputs` (`{option: path}`, e.g. the model to continue from). Returns the
-    checkpoint to resume from (`resolve_resume`), or None. Runs on every process before any of them changes the
-    folder, so that all decide alike."""
+def check_output_dir(training_args, inputs: dict[str, str | None], patterns) -> str | None:
+    """Refuse to train into a folder that holds a run, unless told to overwrite or resume it; refuse a folder whose
+    own files (not a run's) the run would write over; refuse to delete or write over any of the run's `inputs`
+    (`{option: path}`). `patterns` are the names the run writes (`run_files`). Returns the checkpoint to resume from
+    (`resolve_resume`), or None. Runs on every process before any of them changes the folder, so that all decide
+    alike."""
     out = training_args.output_dir
     _check_folder(out)
     resume = resolve_resume(out, training_args.resume_from_checkpoint)
     if resume and training_args.overwrite_output_dir:
         raise InputError("--overwrite_output_dir would delete the checkpoint --resume_from_checkpoint continues")
-    if training_args.overwrite_output_dir:
-        _check_inputs_outside(out, inputs)
-    found = previous_run(out)
-    if not found or training_args.overwrite_output_dir or resume:
-        return resume
-    raise InputError(
-        f"--output_dir {out} holds a previous run ({_shown(found)}): pass --overwrite_output_dir to replace it, "
-        "or --resume_from_checkpoint true to continue it"
-    )
+    found = run_markers(out)
+    if found and not (training_args.overwrite_output_dir or resume):
+        raise InputError(
+            f"--output_dir {out} holds a previous run ({_shown(found)}): pass --overwrite_output_dir to replace it, "
+            "or --resume_from_checkpoint true to continue it"
+        )
+    _check_writes(out, inputs, patterns, deletes=bool(found) and training_args.overwrite_output_dir)
+    return resume
 
 
-def check_evaluation_dir(training_args, inputs: dict[str, str | None]) -> bool:
+def check_evaluation_dir(training_args, inputs: dict[str, str | None], patterns) -> bool:
     """Without training: refuse a folder that holds a run of another model than `inputs["model_name_or_path"]`,
-    whose results and predictions the evaluation would replace, unless told to overwrite it. Returns True when
-    the model evaluated is the one saved in `output_dir` (its new metrics are then merged, `merged_results`)."""
+    whose results and predictions the evaluation would replace, unless told to overwrite it; refuse as
+    `check_output_dir` does for the user's files and the run's inputs. Returns True when the model evaluated is
+    the one saved in `output_dir` (its new metrics are then merged, `merged_results`)."""
     out, model = training_args.output_dir, inputs.get("model_name_or_path")
     _check_folder(out)
-    if training_args.overwrite_output_dir:
-        _check_inputs_outside(out, inputs)
-        return False
-    if model and Path(model).resolve() == Path(out).resolve():
+    overwrite = training_args.overwrite_output_dir
+    if model and inside(model, out) == "." and not overwrite:
         return True
-    found = previous_run(out)
-    if not found:
-        return False
-    raise InputError(
-        f"--output_dir {out} holds a previous run ({_shown(found)}) of another model than --model_name_or_path "
-        f"{model}: pass --overwrite_output_dir to replace it, or evaluate into another --output_dir"
-    )
+    found = run_markers(out)
+    if found and not overwrite:
+        raise InputError(
+            f"--output_dir {out} holds a previous run ({_shown(found)}) of another model than --model_name_or_path "
+            f"{model}: pass --overwrite_output_dir to replace it, or evaluate into another --output_dir"
+        )
+    _check_writes(out, inputs, patterns, deletes=bool(found) and overwrite)
+    return False
+
+
+def _check_writes(out: str, inputs: dict[str, str | None], patterns, deletes: bool) -> None:
+    """Refuse what the run would lose: a user's file with an output's name, in a folder that holds no run (never
+    removed, even with --overwrite_output_dir); an input inside an entry the run deletes (`deletes`: the previous
+    run's, with --overwrite_output_dir) or writes (a file with an output's name)."""
+    if not run_markers(out):
+        ours = (STAGING, *(name for name in output_entries(out, patterns) if is_partial_write(name, patterns)))
+        theirs = [name for name in output_entries(out, patterns) if name not in ours]
+        if theirs:
+            raise InputError(
+                f"--output_dir {out} holds files that a run would write over but no run wrote ({_shown(theirs)}): "
+                "move them, or choose another --output_dir"
+            )
+    doomed = set(previous_run_entries(out, patterns)) if deletes else set()
+    for option, path in inputs.items():
+        entry = inside(path, out) if path else None
+        if entry == "." and deletes:
+            raise InputError(f"--overwrite_output_dir would delete --{option} {path}: it is the --output_dir")
+        if entry in doomed:
+            raise InputError(
+                f"--overwrite_output_dir would delete --{option} {path}: {entry} in {out} is the previous run's"
+            )
+        if entry not in (None, ".") and is_output_name(entry, patterns) and not entry.startswith("checkpoint-"):
+            raise InputError(f"--{option} {path} would be written over: the run writes {entry} in {out}; move it")
 
 
 def read_results(output_dir: str) -> dict:
@@ -133,28 +159,5 @@ def _check_folder(out: str) -> None:
         raise InputError(f"--output_dir {out} is a file, not a folder")
 
 
-def _check_inputs_outside(out: str, inputs: dict[str, str | None]) -> None:
-    folder = Path(out).resolve()
-    for option, path in inputs.items():
-        if path and Path(path).resolve().is_relative_to(folder):
-            raise InputError(f"--overwrite_output_dir would delete --{option} {path}, which is inside {out}")
-
-
 def _shown(found: list[str]) -> str:
     return ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
-
-
-def clear_output_dir(output_dir: str) -> None:
-    """Remove everything in a folder that holds a run. Refuses a folder that holds a git repository or the
-    working directory, which no run's outputs could be."""
-    folder = Path(output_dir).resolve()
-    if not previous_run(folder):
-        return
-    if (folder / ".git").exists() or Path.cwd().resolve().is_relative_to(folder):
-        raise InputError(f"--overwrite_output_dir: refusing to clear {folder}, which holds a repository or the cwd")
-    logger.warning("--overwrite_output_dir: removing the previous run in %s", folder)
-    for entry in folder.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()

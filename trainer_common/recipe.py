@@ -19,9 +19,11 @@ class Recipe:
     """
 
     package: str = ""  # logger namespace of the task package, configured like transformers' own
-    # options naming files or folders the run reads, which --overwrite_output_dir must never delete
-    input_options = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir", "data_dir", "train_file",
-                     "validation_file", "test_file")  # fmt: skip
+    # options naming files or folders the run reads, which it must never delete or write over
+    input_options = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir", "data_dir", "dataset_name",
+                     "train_file", "validation_file", "test_file")  # fmt: skip
+    # names the task writes in output_dir beside `run_files.OUTPUT_NAMES` (its model code, figures, predictions)
+    output_names: tuple[str, ...] = ()
 
     def __init__(self, args, training_args, callbacks: list | None = None):
         self.args, self.training_args, self.callbacks = args, training_args, callbacks
@@ -53,11 +55,42 @@ class Recipe:
         """The model card's `model_card.CardInfo`, from the run's results."""
         raise NotImplementedError
 
+    def check_resume(self, model, checkpoint: str) -> None:
+        """Refuse (`InputError`) a `checkpoint` to resume from that was not written by a run of this `model`'s
+        configuration. Called after `build_model`, before training."""
+
     @property
     def trains(self) -> bool:
         return bool(self.training_args.do_train)
 
     # --- the run ------------------------------------------------------------------------------------------------
+    @property
+    def output_patterns(self) -> tuple[str, ...]:
+        from .run_files import OUTPUT_NAMES
+
+        return OUTPUT_NAMES + self.output_names
+
+    def prepare_output_dir(self) -> tuple[str | None, dict | None]:
+        """Check `output_dir` before anything is read or written (every process decides alike), then remove a
+        previous run that `--overwrite_output_dir` replaces. Returns the checkpoint to resume from, and the saved
+        results of a run whose model is evaluated in place (else None)."""
+        from .output_dir import check_evaluation_dir, check_output_dir, read_results
+        from .run_files import clear_previous_run, run_markers
+
+        training_args, patterns, resume, saved = self.training_args, self.output_patterns, None, None
+        inputs = {name: getattr(self.args, name, None) for name in self.input_options}
+        inputs["resume_from_checkpoint"] = None  # `check_output_dir` guards it
+        inputs["config file"] = getattr(self.args, "config_file", None)  # set by `args.parse_args`
+        if training_args.do_train:
+            resume = check_output_dir(training_args, inputs, patterns)
+        elif check_evaluation_dir(training_args, inputs, patterns):  # re-evaluating the model saved in output_dir
+            saved = read_results(training_args.output_dir)  # now: a bad file fails before evaluating
+        if training_args.overwrite_output_dir:
+            with training_args.main_process_first(local=False, desc="clearing output_dir"):
+                if training_args.process_index == 0 and run_markers(training_args.output_dir):
+                    clear_previous_run(training_args.output_dir, patterns)
+        return resume, saved
+
     def run(self) -> dict:
         from transformers import set_seed
 
@@ -65,28 +98,23 @@ class Recipe:
         from .interrupt import StopOnSignal
         from .io import write_json
         from .model_card import push_output_dir, write_card
-        from .output_dir import check_evaluation_dir, check_output_dir, clear_output_dir, merged_results, read_results
+        from .output_dir import merged_results
+        from .run_files import record_run, recording_callback
         from .tracking import log_results, log_run_size, setup_logging, setup_wandb
 
-        training_args, resume, saved = self.training_args, None, None
-        # Before anything is read or written; every process decides alike.
-        inputs = {name: getattr(self.args, name, None) for name in self.input_options}
-        if training_args.do_train:
-            resume = check_output_dir(training_args, inputs)
-        elif check_evaluation_dir(training_args, inputs):  # re-evaluating the model saved in output_dir
-            saved = read_results(training_args.output_dir)  # now: a bad file fails before evaluating
+        training_args = self.training_args
         setup_logging(self.training_args, self.package)
-        if training_args.overwrite_output_dir:
-            with training_args.main_process_first(local=False, desc="clearing output_dir"):
-                if training_args.process_index == 0:
-                    clear_output_dir(training_args.output_dir)
+        resume, saved = self.prepare_output_dir()
         setup_wandb(self.training_args, self.args.wandb_project)
         set_seed(self.training_args.seed)
         # One process per node downloads and reads first; the others then find the Hub cache filled.
         with training_args.main_process_first(desc="loading the data and the model"):
             self.load_data()
             model = self.build_model()
+        if resume and self.trains:
+            self.check_resume(model, resume)
         self.trainer = trainer = self.build_trainer(model)
+        trainer.add_callback(recording_callback(self.output_patterns))  # the manifest, at every checkpoint
         if training_args.early_stopping_patience is not None:
             from transformers import EarlyStoppingCallback
 
@@ -117,6 +145,7 @@ class Recipe:
             log_results(trainer, self.args, results, figures, self.prediction_tables())
             if not in_place or training_args.push_to_hub:
                 write_card(self.card_info(results), training_args)
+            record_run(training_args.output_dir, self.output_patterns)
             if training_args.push_to_hub:
                 push_output_dir(trainer)
         return results

@@ -93,6 +93,8 @@ class VAERecipe(Recipe):
     """`run_vae.py`: train on MNIST, evaluate on its test split, write the figures."""
 
     package = __package__
+    output_names = ("modeling_vae.py", "configuration_vae.py", "loss_curves.png", "samples.png", "samples",
+                    "reconstructions.png")  # fmt: skip
 
     def load_data(self) -> None:
         from .data import load_mnist

@@ -1,0 +1,177 @@
+"""An output folder is the run's own: `--overwrite_output_dir` removes exactly the previous run's entries, nothing
+the run reads is ever deleted or written over, and a folder of the user's own files is never written over."""
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import make_encoder_dir, one_thread, write_mnist  # noqa: F401 (an autouse fixture)
+from test_ner_train import base_args, make_sentences, write_conll
+from test_run_safety import ROOT, run, vae_args
+
+from ner_trainer.train import main as run_ner
+from trainer_common.errors import InputError
+from trainer_common.run_files import MANIFEST, read_manifest
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder`, by relative path, with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def user_files(folder: Path) -> dict[str, bytes]:
+    """A user's own files beside a run: a thesis, a notes folder, a config file of another tool."""
+    (folder / "notes").mkdir(parents=True, exist_ok=True)
+    (folder / "thesis.tex").write_text("\\documentclass{article}\n")
+    (folder / "notes" / "todo.md").write_text("- read the results\n")
+    (folder / "exp.yaml").write_text("learning_rate: 0.01\n")
+    return {name: (folder / name).read_bytes() for name in ("thesis.tex", "notes/todo.md", "exp.yaml")}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_mnist(tmp_path_factory.mktemp("mnist"), n_train=64, n_test=16)
+
+
+@pytest.fixture(scope="module")
+def ner_files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ner")
+    files = [write_conll(tmp / f"{name}.txt", make_sentences(n, seed)) for name, n, seed in
+             (("train", 16, 0), ("dev", 4, 1), ("test", 4, 2))]  # fmt: skip
+    return make_encoder_dir(tmp), files
+
+
+def test_overwrite_removes_the_previous_run_and_keeps_everything_else(data, tmp_path, caplog):
+    out = tmp_path / "run"
+    run(vae_args(data, out, "--num_train_epochs", "3"))
+    assert (out / "checkpoint-12").is_dir()
+    mine = user_files(out)
+    with caplog.at_level(logging.WARNING, logger="trainer_common"):
+        run(vae_args(data, out, "--overwrite_output_dir", "true", "--learning_rate", "0.02"))
+    assert {name: (out / name).read_bytes() for name in mine} == mine
+    assert not (out / "checkpoint-12").exists() and (out / "checkpoint-8").is_dir()  # the old run's, gone
+    kept = [record.message for record in caplog.records if "removed the previous run" in record.message]
+    assert len(kept) == 1 and kept[0].endswith("kept, not written by a run: exp.yaml, notes/, thesis.tex")
+
+
+def test_every_entry_a_run_writes_is_in_its_manifest(data, ner_files, tmp_path):
+    out = tmp_path / "vae"
+    run(vae_args(data, out))
+    assert sorted(p.name for p in out.iterdir()) == read_manifest(out)
+    encoder, files = ner_files
+    out = tmp_path / "ner"
+    run_ner(base_args(out, *files, model=encoder, num_train_epochs=1, do_predict=True))
+    assert (out / "test_predictions.txt").is_file() and (out / "encoder_layers.py").is_file()
+    assert sorted(p.name for p in out.iterdir()) == read_manifest(out)
+
+
+def test_an_older_run_without_manifest_is_cleared_by_its_output_names(data, tmp_path):
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    (out / MANIFEST).unlink()
+    mine = user_files(out)
+    run(vae_args(data, out, "--overwrite_output_dir", "true"))
+    assert {name: (out / name).read_bytes() for name in mine} == mine
+    assert sorted(p.name for p in out.iterdir()) == sorted(read_manifest(out) + ["exp.yaml", "notes", "thesis.tex"])
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite_output_dir", "true"]])
+def test_a_folder_of_the_users_own_files_is_never_written_over(data, tmp_path, overwrite):
+    out = tmp_path / "repo"
+    out.mkdir()
+    (out / ".git").mkdir()
+    (out / "README.md").write_text("# my data\n")
+    (out / "config.json").write_text('{"mine": true}\n')
+    before = snapshot(out)
+    with pytest.raises(InputError, match=r"holds files that a run would write over but no run wrote \(README.md, "
+                       r"config.json\)"):  # fmt: skip
+        run(vae_args(data, out, *overwrite))
+    assert snapshot(out) == before and sorted(p.name for p in out.iterdir()) == [".git", "README.md", "config.json"]
+    evaluate = vae_args(data, out, "--do_train", "false", *overwrite)
+    with pytest.raises(InputError, match="holds files that a run would write over"):
+        run(evaluate)
+    assert snapshot(out) == before
+
+
+def test_a_folder_with_other_files_is_trained_into_and_they_are_left_alone(data, tmp_path):
+    out = tmp_path / "repo"
+    mine = user_files(out)
+    run(vae_args(data, out))
+    assert {name: (out / name).read_bytes() for name in mine} == mine
+    assert (out / "model.safetensors").is_file()
+
+
+def test_the_config_file_being_read_is_never_written_over(data, tmp_path):
+    out = tmp_path / "exp"
+    run(vae_args(data, out))
+    config = out / "config.json"  # the model's config of the first run, now the user's argument file
+    args = vae_args(data, out, "--overwrite_output_dir", "true")
+    config.write_text(json.dumps(dict(zip([a[2:] for a in args[::2]], args[1::2]))))
+    before = snapshot(out)
+    with pytest.raises(InputError, match=rf"--overwrite_output_dir would delete --config file {config}"):
+        run([str(config)])
+    assert snapshot(out) == before
+
+    kept = out / "exp.json"  # a name no run writes: the run goes on, and the file stays as it was
+    kept.write_bytes(config.read_bytes())
+    run([str(kept)])
+    assert kept.read_bytes() == before["config.json"] and (out / "model.safetensors").is_file()
+
+
+def test_inputs_inside_the_output_folder(data, tmp_path):
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    inside = out / "mnist"  # data the user keeps in the run's folder: not the run's, so never deleted
+    inside.mkdir()
+    for file in data.iterdir():
+        (inside / file.name).write_bytes(file.read_bytes())
+    mnist = snapshot(inside)
+    run(vae_args(inside, out, "--overwrite_output_dir", "true"))
+    assert snapshot(inside) == mnist
+
+    before = snapshot(out)
+    continued = vae_args(
+        data, out, "--overwrite_output_dir", "true", "--model_name_or_path", str(out / "checkpoint-8")
+    )
+    with pytest.raises(InputError, match="would delete --model_name_or_path .*checkpoint-8 in .* is the previous run"):
+        run(continued)
+    with pytest.raises(InputError, match="would delete --model_name_or_path .*: it is the --output_dir"):
+        run(vae_args(data, out, "--overwrite_output_dir", "true", "--model_name_or_path", str(out)))
+    assert snapshot(out) == before
+
+
+def test_ner_inputs_inside_the_output_folder(ner_files, tmp_path):
+    encoder, files = ner_files
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "tokenizer.json").write_text("{}")  # a user's file with an output's name: refused before anything
+    with pytest.raises(InputError, match=r"holds files that a run would write over but no run wrote \(tokenizer.json"):
+        run_ner(base_args(out, *files, model=encoder, max_steps=1))
+    (out / "tokenizer.json").unlink()
+    run_ner(base_args(out, *files, model=encoder, max_steps=1))
+    train = out / "data" / "train.txt"
+    train.parent.mkdir()
+    train.write_bytes(files[0].read_bytes())
+    run_ner(base_args(out, train, *files[1:], model=encoder, max_steps=1, overwrite_output_dir="true"))
+    assert train.read_bytes() == files[0].read_bytes()
+    tokenizer = out / "checkpoint-1"
+    before = snapshot(out)
+    argv = base_args(out, *files, model=encoder, max_steps=1, overwrite_output_dir="true", tokenizer_name=tokenizer)
+    with pytest.raises(InputError, match="would delete --tokenizer_name"):
+        run_ner(argv)
+    assert snapshot(out) == before
+
+
+def test_refusal_is_one_error_line_from_the_script(data, tmp_path):
+    out = tmp_path / "repo"
+    out.mkdir()
+    (out / "README.md").write_text("# mine\n")
+    proc = subprocess.run(
+        [sys.executable, "run_vae.py", *vae_args(data, out)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: --output_dir") and proc.stderr.count("\n") == 1
+    assert (out / "README.md").read_text() == "# mine\n" and sorted(p.name for p in out.iterdir()) == ["README.md"]
