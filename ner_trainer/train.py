@@ -65,6 +65,15 @@ class NERRecipe(Recipe):
         "word_chains.py", "training_curves.png", "test_predictions.txt", "test_report.txt", "dev_predictions.json",
         "test_predictions.json", "dev_span_metrics.json", "test_span_metrics.json", "cluener_predict.json",
     )  # fmt: skip
+    # what a checkpoint to resume from must share with this run's model (`Recipe.check_resume`): the labels in
+    # their order, the head and what shapes or trains the encoder; not dropout, which a resumed run may change
+    resume_fields = (
+        "id2label", "head", "label_scheme", "constrain_transitions", "layer_pooling", "freeze_encoder",
+        "freeze_layers", "layer_lr_decay", "lora_r", "lora_alpha", "lora_target_modules",
+        *(f"encoder.{name}" for name in ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                          "intermediate_size", "vocab_size", "max_position_embeddings",
+                                          "type_vocab_size")),
+    )  # fmt: skip
 
     def load_data(self) -> None:
         from .data import build_label_list

@@ -57,7 +57,12 @@ class Recipe:
 
     def check_resume(self, model, checkpoint: str) -> None:
         """Refuse (`InputError`) a `checkpoint` to resume from that was not written by a run of this `model`'s
-        configuration. Called after `build_model`, before training."""
+        configuration. Called after `build_model`, before training. Compares `model_type`, the fields the task
+        lists in `resume_fields` (the ones that shape the weights or what they learn) and the weights' names and
+        shapes (`resume.check_checkpoint`)."""
+        from .resume import check_checkpoint
+
+        check_checkpoint(model, checkpoint, getattr(self, "resume_fields", ()))
 
     @property
     def trains(self) -> bool:

@@ -1,0 +1,122 @@
+"""A checkpoint to resume from must have been written by a run of the model built for this one.
+
+The Trainer loads a checkpoint's weights with `strict=False`: another run's weights of the same shapes load under
+this run's label names and settings, and a mismatch either fails with a traceback or leaves weights unloaded with a
+warning. Here the checkpoint's `config.json` is compared with the model's config on the fields the task declares
+(with `model_type` always), then the names and shapes of its weights with the model's, before anything is loaded;
+any difference is an `InputError` naming the checkpoint and the first fields that differ.
+"""
+
+import json
+import reprlib
+from pathlib import Path
+
+from .errors import InputError
+from .io import decode_utf8
+
+SHOWN = 3  # differences named in the message
+MISSING = object()
+_short = reprlib.Repr()  # long values cut: the labels of a big tag set stay one readable line
+_short.maxdict, _short.maxlist, _short.maxstring, _short.maxother = 4, 6, 24, 40
+
+
+def check_checkpoint(model, checkpoint: str, fields: tuple[str, ...] = ()) -> None:
+    """Refuse (`InputError`) `checkpoint` unless its config equals `model.config` on `model_type` and `fields`
+    (attribute names, dotted for a nested config: `"encoder.hidden_size"`), and its weights have the names and
+    shapes of `model`'s. A config missing or unreadable is refused too."""
+    where = f"--resume_from_checkpoint {checkpoint}"
+    ours = model.config
+    saved = _read_config(Path(checkpoint) / "config.json", where)
+    if saved.get("model_type") != ours.model_type:
+        found = _difference("model_type", saved.get("model_type", MISSING), ours.model_type)
+        raise InputError(f"{where} was written by another run: {found}")
+    try:
+        saved = type(ours).from_dict(saved)
+    except Exception as err:  # noqa: BLE001 (a bad value of any field: the file is not a config of this model)
+        raise InputError(f"{where}: config.json is not a valid {ours.model_type} config ({err})") from err
+    differences = [
+        _difference(name, theirs, mine)
+        for name in fields
+        if (theirs := _value(saved, name)) != (mine := _value(ours, name))
+    ]
+    differences = differences or _weight_differences(model, Path(checkpoint), where)
+    if differences:
+        more = f"; ... ({len(differences)} differences)" if len(differences) > SHOWN else ""
+        raise InputError(f"{where} was written by another run: {'; '.join(differences[:SHOWN])}{more}")
+
+
+def _read_config(path: Path, where: str) -> dict:
+    if not path.is_file():
+        raise InputError(f"{where}: no config.json, so nothing shows which run wrote it")
+    try:
+        config = json.loads(decode_utf8(path.read_bytes(), str(path)))
+    except OSError as err:
+        raise InputError(f"{where}: config.json cannot be read ({err.strerror or err})") from err
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}:{err.lineno}: not JSON ({err.msg})") from err
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: not a JSON object, so not a model config")
+    return config
+
+
+def _value(config, name: str):
+    for part in name.split("."):
+        config = getattr(config, part, MISSING)
+        if config is MISSING:
+            break
+    return config
+
+
+def _shown(value) -> str:
+    return "(none)" if value is MISSING else _short.repr(value)
+
+
+def _difference(name: str, theirs, mine) -> str:
+    """`name <checkpoint's> here <this run's>`. Dicts (the labels) are cut when long, so for two of the same keys
+    the first entry that differs is named, and for others their sizes."""
+    if not (isinstance(theirs, dict) and isinstance(mine, dict)):
+        return f"{name} {_shown(theirs)} here {_shown(mine)}"
+    entries = "labels" if name == "id2label" else "entries"
+    if theirs.keys() != mine.keys():
+        return f"{name} ({len(theirs)} {entries}) {_shown(theirs)} here ({len(mine)}) {_shown(mine)}"
+    keys = [key for key in theirs if theirs[key] != mine[key]]
+    first = f"{name}[{keys[0]!r}] {_shown(theirs[keys[0]])} here {_shown(mine[keys[0]])}"
+    return first + (f" ({len(keys)} of {len(theirs)} {entries} differ)" if len(keys) > 1 else "")
+
+
+def _weight_differences(model, checkpoint: Path, where: str) -> list[str]:
+    """Weights of the checkpoint that this model has not, or has in another shape: what `strict=False` loading
+    would skip or fail on. Read from the safetensors headers; a `.bin` checkpoint is not checked."""
+    shapes = _saved_shapes(checkpoint, where)
+    ours = {name: list(tensor.shape) for name, tensor in model.state_dict().items()}
+    unexpected = [f"weight {name} not in this model" for name in shapes if name not in ours]
+    reshaped = [
+        f"weight {name} {shape} here {ours[name]}" for name, shape in shapes.items() if ours.get(name, shape) != shape
+    ]
+    return unexpected + reshaped
+
+
+def _saved_shapes(checkpoint: Path, where: str) -> dict[str, list[int]]:
+    from safetensors import safe_open
+
+    index = checkpoint / "model.safetensors.index.json"
+    if (checkpoint / "model.safetensors").is_file():
+        files = [checkpoint / "model.safetensors"]
+    elif index.is_file():
+        try:
+            files = [checkpoint / name for name in sorted(set(json.loads(index.read_text())["weight_map"].values()))]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise InputError(f"{where}: {index.name} is not a weights index ({err})") from err
+    else:
+        return {}
+    shapes = {}
+    for file in files:
+        try:
+            with safe_open(str(file), "pt") as weights:
+                shapes.update({name: list(weights.get_slice(name).get_shape()) for name in weights.keys()})
+        except Exception as err:  # noqa: BLE001 (missing shard, truncated or corrupt header)
+            raise InputError(f"{where}: {file.name} is not a readable safetensors file ({err})") from err
+    return shapes
+
+
+__all__ = ["check_checkpoint"]
