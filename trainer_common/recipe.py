@@ -24,6 +24,8 @@ class Recipe:
                      "train_file", "validation_file", "test_file")  # fmt: skip
     # names the task writes in output_dir beside `run_files.OUTPUT_NAMES` (its model code, figures, predictions)
     output_names: tuple[str, ...] = ()
+    # config fields a checkpoint to resume from must share with the run's model (`check_resume`)
+    resume_fields: tuple[str, ...] = ()
 
     def __init__(self, args, training_args, callbacks: list | None = None):
         self.args, self.training_args, self.callbacks = args, training_args, callbacks
@@ -62,7 +64,7 @@ class Recipe:
         shapes (`resume.check_checkpoint`)."""
         from .resume import check_checkpoint
 
-        check_checkpoint(model, checkpoint, getattr(self, "resume_fields", ()))
+        check_checkpoint(model, checkpoint, self.resume_fields)
 
     @property
     def trains(self) -> bool:
@@ -84,7 +86,6 @@ class Recipe:
 
         training_args, patterns, resume, saved = self.training_args, self.output_patterns, None, None
         inputs = {name: getattr(self.args, name, None) for name in self.input_options}
-        inputs["resume_from_checkpoint"] = None  # `check_output_dir` guards it
         inputs["config file"] = getattr(self.args, "config_file", None)  # set by `args.parse_args`
         if training_args.do_train:
             resume = check_output_dir(training_args, inputs, patterns)
