@@ -51,6 +51,7 @@ class TaskTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         from .errors import InputError
+        from .model_card import check_hub_strategy
         from .validation import check_range
 
         check_range("early_stopping_patience", self.early_stopping_patience, 1)
@@ -66,6 +67,7 @@ class TaskTrainingArguments(TrainingArguments):
             # interrupted run could not resume. Keep the best and the last.
             self.save_total_limit = 2
         super().__post_init__()
+        check_hub_strategy(self)
         if self.early_stopping_patience is not None and not self.load_best_model_at_end:
             raise InputError(
                 "--early_stopping_patience needs --load_best_model_at_end and evaluation at every checkpoint "
