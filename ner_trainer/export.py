@@ -124,6 +124,8 @@ def card_text(tagger, stock, path: str, out: Path) -> str:
 def check_output(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--output {out} is a file, not a folder")
+    if any(parent.exists() and not parent.is_dir() for parent in out.parents):
+        raise InputError(f"--output {out} lies in a file, not a folder")
     if out.is_dir() and any(out.iterdir()):
         raise InputError(f"--output {out} is not empty: give a new or empty folder")
 
@@ -165,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point; a tagger that cannot be exported exactly is an `InputError` and nothing is written."""
     args = build_parser().parse_args(argv)
+    if not args.output:
+        raise InputError("--output is empty: give a new folder")
     out = Path(args.output)
     check_output(out)
 

@@ -8,7 +8,9 @@ with character offsets and scores.
 
 import argparse
 import inspect
+import os
 import sys
+from pathlib import Path
 
 import regex
 
@@ -177,31 +179,90 @@ def read_texts(texts_args: list[str] | None, input_file: str | None, stdin=None)
     if texts_args and input_file:
         raise InputError("give texts as arguments or --input_file, not both")
     if texts_args:
+        for number, text in enumerate(texts_args, 1):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as err:  # bytes that are not UTF-8 reach Python as lone surrogates
+                raise InputError(f"text argument {number}: not valid UTF-8 (at character {err.start})") from err
         return list(texts_args)
     if input_file and input_file != "-":
         return _lines(read_utf8(input_file, "input file"))
     stdin = sys.stdin if stdin is None else stdin
+    if stdin is None:  # Python's sys.stdin when file descriptor 0 is closed (`<&-`)
+        raise InputError("standard input is closed: give texts as arguments or --input_file")
     if getattr(stdin, "isatty", lambda: False)():
         print("reading texts from stdin, one per line (end with Ctrl-D)", file=sys.stderr)
     buffer = getattr(stdin, "buffer", None)
-    if buffer is not None:
-        return _lines(decode_utf8(buffer.read(), "<stdin>"))
     try:
+        if buffer is not None:
+            return _lines(decode_utf8(buffer.read(), "<stdin>"))
         return _lines(stdin.read())
     except UnicodeDecodeError as err:
         raise InputError(f"<stdin>: not valid UTF-8 ({err.reason})") from err
+    except (OSError, ValueError) as err:  # a folder or a closed stream as standard input
+        raise InputError(f"could not read standard input: {getattr(err, 'strerror', None) or err}") from err
+
+
+def check_output_file(path: str | None, inputs: dict[str, str | None]) -> None:
+    """Refuse an `--output_file` that cannot be written, before the model runs: a folder, a file whose folder is
+    missing or is a file, or one of the `inputs` (`{option: path}`: the input file, a file in the model folder).
+    "-" (or none) is stdout, which must be open."""
+    if path is None or path == "-":
+        if sys.stdout is None:  # file descriptor 1 closed (`>&-`)
+            raise InputError("standard output is closed: give --output_file")
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"--output_file {path} is a folder: give a file name")
+    folder = target.resolve().parent
+    if not folder.exists():
+        raise InputError(f"--output_file {path}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise InputError(f"--output_file {path}: {folder} is a file, not a folder")
+    if not target.is_file():
+        return
+    for option, source in inputs.items():
+        source = Path(source).resolve() if source and source != "-" else None
+        if source is not None and (source == target.resolve() or source in target.resolve().parents):
+            raise InputError(f"--output_file {path} would write over {option} {inputs[option]}")
 
 
 def write_jsonl(results: list[dict], path_or_stdout=None) -> None:
-    """Write one JSON object per line to a path (atomically: temp file, then rename), a stream, or stdout."""
+    """Write one JSON object per line to a path, a stream, or stdout. A regular file (or a new one) is written
+    atomically (temp file, then rename; through a symlink, its target); a device or pipe (/dev/null) as it is."""
     lines = jsonl_text(results)
     if path_or_stdout is None or path_or_stdout == "-":
-        sys.stdout.write(lines)
-        sys.stdout.flush()
-    elif hasattr(path_or_stdout, "write"):
+        if sys.stdout is None:  # file descriptor 1 closed (`>&-`)
+            raise InputError("standard output is closed: give --output_file")
+        try:
+            sys.stdout.write(lines)
+            sys.stdout.flush()
+        except OSError as err:  # a pipe whose reader stopped (`| head`), a full disk
+            _silence_stdout()
+            raise InputError(f"could not write standard output ({err.strerror or err})") from err
+        return
+    if hasattr(path_or_stdout, "write"):
         path_or_stdout.write(lines)
-    else:
-        write_text(path_or_stdout, lines)
+        return
+    target = Path(path_or_stdout).resolve()  # so that a symlink's target is written, not the link replaced
+    try:
+        if target.exists() and not target.is_file():
+            with open(target, "w", encoding="utf-8") as stream:
+                stream.write(lines)
+        else:
+            write_text(target, lines)
+    except OSError as err:  # no permission, a full disk
+        raise InputError(f"--output_file {path_or_stdout}: could not write it ({err.strerror or err})") from err
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is no file descriptor (a test's capture)
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         raise InputError(f"--batch_size must be at least 1, got {args.batch_size}")
+    check_output_file(args.output_file, {"--input_file": args.input_file, "--model": args.model})
     texts = read_texts(args.texts, args.input_file)
 
     import torch
@@ -246,6 +308,8 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError("--device cuda was asked for, but no CUDA device is available")
     # any token classifier loads, but only whole: a plain encoder would get a random classifier
     model = load_checked(AutoModelForTokenClassification, args.model, trust_remote_code=args.trust_remote_code)
+    if not all(bool(weights.isfinite().all()) for weights in model.parameters()):
+        raise InputError(f"{args.model}: its weights hold NaN or inf values; its tags would be meaningless")
     try:
         tokenizer = AutoTokenizer.from_pretrained(args.model)
     except Exception as err:  # noqa: BLE001 (a missing or unreadable tokenizer file)

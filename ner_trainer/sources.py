@@ -35,8 +35,9 @@ def load_sentences(args: NERArguments, seed: int, label_names: list[str] | None 
         label_list = named_label_list(label_names, schemes, args.label_scheme, "--label_names")
     else:
         name = args.dataset_name or DEFAULT_HUB_DATASET
+        option = "--dataset_name" if args.dataset_name else "no --train_file or --dataset_name given, so the default"
         splits, label_list = load_hub_dataset(
-            name, args.dataset_config_name, args.tag_scheme, args.label_scheme, columns, **args.hub_kwargs
+            name, args.dataset_config_name, args.tag_scheme, args.label_scheme, columns, option, **args.hub_kwargs
         )
     if args.validation_split is not None:
         splits["train"], splits["validation"] = split_off_validation(splits, args.validation_split, seed)

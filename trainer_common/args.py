@@ -49,31 +49,52 @@ RETIRED_FLAGS = {
 }
 
 
+MAX_CONFIG_BYTES = 10 << 20  # 10 MiB: far beyond any argument list; a larger file is not a config
+MAX_YAML_DEPTH = 100  # deeper nesting is no argument value; this refuses it before Python's recursion limit
+
+
 def load_config_file(path: str) -> dict:
-    """Read a JSON or YAML mapping of argument names to values."""
+    """Read a JSON or YAML mapping of argument names to values.
+
+    YAML aliases (`*name`) are refused: a few hundred bytes of nested aliases expand to billions of values.
+    """
     file = Path(path)
+    if file.is_file() and file.stat().st_size > MAX_CONFIG_BYTES:
+        size = file.stat().st_size
+        raise InputError(f"{path}: {size} bytes, over the {MAX_CONFIG_BYTES}-byte limit of a config file")
     text = read_utf8(file, "config file")
     if file.suffix == ".json":
         try:
             config = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}: not valid JSON: {err}") from err
         except RecursionError as err:
             raise InputError(f"{path}: JSON nested too deeply") from err
+        except ValueError as err:  # JSONDecodeError, or an integer of more digits than Python converts
+            raise InputError(f"{path}: not valid JSON: {err}") from err
     else:
         import yaml
 
         try:
             config = yaml.load(text, Loader=_yaml12_bool_loader())
-        except yaml.YAMLError as err:
+        except _RefusedYAML as err:
+            raise InputError(f"{path}:{err.line}: {err}") from err
+        except (yaml.YAMLError, ValueError) as err:  # ValueError: an integer of more digits than Python converts
             raise InputError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(config, dict):
         raise InputError(f"{path}: expected a mapping of argument names to values, got {type(config).__name__}")
     return config
 
 
+class _RefusedYAML(Exception):
+    """Valid YAML that a config file may not hold, at 1-based `line`."""
+
+    def __init__(self, message: str, mark):
+        super().__init__(message)
+        self.line = mark.line + 1
+
+
 def _yaml12_bool_loader():
-    """A safe YAML loader whose booleans are YAML 1.2's `true`/`false` only.
+    """A safe YAML loader whose booleans are YAML 1.2's `true`/`false` only, and that refuses aliases and nesting
+    deeper than `MAX_YAML_DEPTH` as it composes, before any value is built.
 
     PyYAML follows YAML 1.1, where `no`, `off`, `yes` and `on` are booleans too: `eval_strategy: no` would become
     `False`. Kept as strings, they go through the flag's own type (`do_eval: no` still means False).
@@ -85,7 +106,20 @@ def _yaml12_bool_loader():
     bool_tag = "tag:yaml.org,2002:bool"
 
     class Loader(yaml.SafeLoader):
-        pass
+        depth = 0
+
+        def compose_node(self, parent, index):
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent):
+                message = f"YAML alias *{event.anchor}: config files take no aliases; write the value out"
+                raise _RefusedYAML(message, event.start_mark)
+            if self.depth >= MAX_YAML_DEPTH:
+                raise _RefusedYAML(f"nested more than {MAX_YAML_DEPTH} levels deep", event.start_mark)
+            self.depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
 
     Loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != bool_tag]

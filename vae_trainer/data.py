@@ -101,16 +101,38 @@ def load_idx_split(data_dir: str | os.PathLike, split: str):
     return pixels, torch.from_numpy(labels.astype("int64"))
 
 
-def load_hub_split(dataset_name: str, split: str, config_name: str | None = None):
-    """The same tensors from a Hub dataset with `image` and `label` columns, e.g. `ylecun/mnist`."""
-    import datasets
+def hub_pixels(dataset, dataset_name: str, split: str):
+    """The images of one split of a loaded Hub dataset with an `image` column of 28x28 grayscale digits (e.g.
+    `ylecun/mnist`) as a float32 tensor [N, 784] in [0, 1]; an error naming the split and row for anything else."""
     import numpy as np
     import torch
 
-    dataset = datasets.load_dataset(dataset_name, config_name, split=split)
-    images = np.stack([np.asarray(image, dtype=np.uint8) for image in dataset["image"]])  # once, up front
-    pixels = torch.from_numpy(images.reshape(len(images), -1).astype("float32") / 255.0)
-    return pixels, torch.as_tensor(dataset["label"], dtype=torch.int64)
+    where = f"--dataset_name {dataset_name}[{split}]"
+    if split not in dataset:
+        raise InputError(f"--dataset_name {dataset_name}: no {split!r} split (splits: {', '.join(dataset)})")
+    if "image" not in dataset[split].column_names:
+        raise InputError(f"{where}: no 'image' column (columns: {', '.join(dataset[split].column_names)})")
+    images = np.zeros((len(dataset[split]), 28, 28), dtype=np.uint8)
+    try:
+        for row, image in enumerate(dataset[split]["image"]):
+            images[row] = _digit(image, f"{where}:{row + 1}")
+    except OSError as err:  # an image file that does not decode
+        raise InputError(f"{where}: an image does not decode ({type(err).__name__}: {err})") from err
+    return torch.from_numpy(images.reshape(len(images), -1).astype("float32") / 255.0)
+
+
+def _digit(image, where: str):
+    """`image` (a PIL image or nested lists) as a 28x28 uint8 array; its own error for anything else, so that one
+    odd row is named rather than failing or broadcasting in the stack."""
+    import numpy as np
+
+    try:
+        array = np.asarray(image, dtype=np.uint8)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise InputError(f"{where}: expected a 28x28 grayscale image, got {type(image).__name__} ({err})") from err
+    if array.shape != (28, 28):
+        raise InputError(f"{where}: expected a 28x28 grayscale image, got one of shape {array.shape}")
+    return array
 
 
 class MNISTDataset:
@@ -135,7 +157,10 @@ def collate(features: list[dict]) -> dict:
 def load_mnist(data_dir=None, dataset_name=None, dataset_config_name=None, binarize=False):
     """Train and test `MNISTDataset`s from the Hub dataset, the IDX folder, or the bundled copy, in that order."""
     if dataset_name:
-        train, test = (load_hub_split(dataset_name, split, dataset_config_name)[0] for split in ("train", "test"))
+        from trainer_common.hub_data import load_dataset_checked
+
+        dataset = load_dataset_checked(dataset_name, dataset_config_name)
+        train, test = (hub_pixels(dataset, dataset_name, split) for split in ("train", "test"))
     else:
         directory = data_dir or BUNDLED_MNIST
         train, test = (load_idx_split(directory, split)[0] for split in ("train", "test"))

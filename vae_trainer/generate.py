@@ -1,10 +1,81 @@
-"""`run_vae.py generate`: decode digits from a saved VAE."""
+"""`run_vae.py generate`: decode digits from a saved VAE.
+
+It writes `samples.png` and `samples/sample_{i}.png` in `--output` (removing the `sample_{j}.png` of an earlier,
+larger set) and nothing else but its record, `.generated.json`, of what it wrote. It writes over only what it (or a
+training run, by its manifest) wrote there: any other file of those names is refused, by name.
+"""
 
 import argparse
+import json
+from pathlib import Path
 
+from trainer_common.errors import InputError
 from trainer_common.validation import check_range
 
 from .train import MAX_SAMPLES
+
+GRID = "samples.png"
+FOLDER = "samples"
+RECORD = ".generated.json"
+SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed takes
+
+
+def _sample_files(folder: Path) -> list[Path]:
+    """The `sample_{i}.png` entries of `folder`: the names `save_images` writes or removes."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("sample_*.png") if p.stem[len("sample_") :].isdigit())
+
+
+def _owned(out: Path) -> set[str]:
+    """Top-level entries of `out` that this toolkit wrote: recorded by an earlier generate, or by a training run's
+    manifest. For `samples`, that means its `sample_{i}.png` files."""
+    from trainer_common.run_files import read_manifest
+
+    owned = set(read_manifest(out))
+    record = out / RECORD
+    if record.exists() or record.is_symlink():
+        try:
+            entries = json.loads(record.read_text(encoding="utf-8"))["entries"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InputError(f"--output {out} holds a {RECORD} that generate did not write: move it") from None
+        owned.update(entry for entry in entries if entry in (GRID, FOLDER))
+    return owned & {GRID, FOLDER}
+
+
+def check_output(out: Path) -> None:
+    """Refuse an `--output` that is not a folder, or where generate would write over (or remove) files that no run
+    of this toolkit wrote; name them."""
+    for parent in (out, *out.parents):
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                where = "is a file" if parent == out else f"lies in {parent}, a file"
+                raise InputError(f"--output {out} {where}, not a folder")
+            break
+    if not out.is_dir():
+        return
+    owned = _owned(out)
+    grid, folder = out / GRID, out / FOLDER
+    if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+        raise InputError(f"--output {out}: {folder} is a file; generate writes its digits into a folder of that name")
+    foreign = []
+    if (grid.exists() or grid.is_symlink()) and (GRID not in owned or not grid.is_file()):
+        foreign.append(GRID)
+    if FOLDER not in owned:
+        foreign += [f"{FOLDER}/{p.name}" for p in _sample_files(folder)]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f", ... ({len(foreign)} in all)" if len(foreign) > 3 else "")
+        raise InputError(
+            f"--output {out} holds files that generate would write over but this toolkit did not write ({shown}): "
+            "move them, or choose another --output"
+        )
+
+
+def record_output(out: Path) -> None:
+    """Record, before writing them, the entries generate writes, so that a later generate may replace them."""
+    from trainer_common.io import write_json
+
+    write_json(out / RECORD, {"format": 1, "entries": [FOLDER, GRID]})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,6 +87,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trust_remote_code", action="store_true", help="Load the model code from the checkpoint.")
     args = parser.parse_args(argv)
     check_range("num_samples", args.num_samples, 1, MAX_SAMPLES)
+    check_range("seed", args.seed, *SEED_RANGE)
+    if not args.output:
+        raise InputError("--output is empty: give a folder")
+    out = Path(args.output)
+    check_output(out)
 
     from transformers import AutoModel
 
@@ -26,5 +102,13 @@ def main(argv: list[str] | None = None) -> None:
 
     model_type = (VAEConfig.model_type,)
     model = load_checked(AutoModel, args.model, model_type, trust_remote_code=args.trust_remote_code)
-    path = write_samples(model.eval(), args.num_samples, args.output, args.seed)
-    print(f"wrote {args.num_samples} samples to {path} and {args.output}/samples/")
+    if not all(bool(weights.isfinite().all()) for weights in model.parameters()):
+        raise InputError(f"{args.model}: its weights hold NaN or inf values; its samples would be blank")
+    check_output(out)  # again: the folder may have changed while the model loaded
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        record_output(out)
+        path = write_samples(model.eval(), args.num_samples, out, args.seed)
+    except OSError as err:  # no permission, a full disk
+        raise InputError(f"--output {out}: could not write the samples ({err.strerror or err})") from err
+    print(f"wrote {args.num_samples} samples to {path} and {out / FOLDER}/")

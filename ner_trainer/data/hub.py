@@ -56,18 +56,19 @@ def load_hub_dataset(
     tag_scheme: str = "auto",
     label_scheme: str = "iob2",
     columns: Columns = DEFAULT_COLUMNS,
+    option: str = "--dataset_name",
     **load_kwargs,
 ):
     """Load a Hub NER dataset with `datasets.load_dataset` (`load_kwargs`: `cache_dir`, `token`, ...), its tags
-    rewritten in `label_scheme`.
+    rewritten in `label_scheme`. One that does not load is an `InputError` naming `option` and `name`.
 
     Returns `(splits, label_list)`: `splits` maps split names to Sentence lists; `label_list` is the tag names of
     the ClassLabel (or `columns.label_names`), so ids keep the dataset's order, when the dataset is already in
     `label_scheme`; else built from the train split.
     """
-    from datasets import load_dataset
+    from trainer_common.hub_data import load_dataset_checked
 
-    dataset = load_dataset(name, config, **load_kwargs)
+    dataset = load_dataset_checked(name, config, option, **load_kwargs)
     class_names = _class_label_names(next(iter(dataset.values())), columns.labels)
     if class_names is not None and columns.label_names is not None and tuple(class_names) != columns.label_names:
         raise InputError(f"--label_names {list(columns.label_names)} differ from {name}'s ClassLabel {class_names}")
