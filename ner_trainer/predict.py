@@ -244,13 +244,13 @@ def write_jsonl(results: list[dict], path_or_stdout=None) -> None:
     if hasattr(path_or_stdout, "write"):
         path_or_stdout.write(lines)
         return
-    target = Path(path_or_stdout).resolve()  # so that a symlink's target is written, not the link replaced
+    target = Path(path_or_stdout)
     try:
-        if target.exists() and not target.is_file():
+        if target.exists() and not target.is_file():  # /dev/null, /dev/stdout, a named pipe
             with open(target, "w", encoding="utf-8") as stream:
                 stream.write(lines)
         else:
-            write_text(target, lines)
+            write_text(target.resolve(), lines)  # through a symlink to its target, not replacing the link
     except OSError as err:  # no permission, a full disk
         raise InputError(f"--output_file {path_or_stdout}: could not write it ({err.strerror or err})") from err
 
