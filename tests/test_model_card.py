@@ -11,7 +11,8 @@ import pytest
 from helpers import make_encoder_dir, run_without_project, write_mnist
 from test_ner_train import base_args, make_sentences, write_conll
 
-from trainer_common.model_card import hub_id, uploaded_files
+from trainer_common.hub_push import uploaded_files
+from trainer_common.model_card import hub_id
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -223,7 +223,8 @@ def test_training_writes_results_state_and_curves(data, trained):
     expected = stat.S_IMODE((out / "config.json").stat().st_mode)
     for name in ("all_results.json", "test_predictions.txt", "test_report.txt", "training_curves.png"):
         assert stat.S_IMODE((out / name).stat().st_mode) == expected, name
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "temporary files left behind"
+    hidden = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert hidden == [".run_manifest.json"], "temporary files left behind"
 
 
 def test_test_predictions_have_every_word_in_order(data, trained):

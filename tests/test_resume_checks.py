@@ -71,10 +71,12 @@ def assert_refused(out: Path, resume, match: str) -> None:
 
 NER_CASES = {
     "same number of other labels": (
-        {"train": "org_misc"}, r"another run: id2label\[1\] 'B-LOC' here 'B-MISC' \(4 of 5 labels differ\)$"
+        {"train": "org_misc"},
+        r"another run: id2label\[1\] 'B-LOC' here 'B-MISC' \(4 of 5 labels differ\)$",
     ),
     "another number of labels": (
-        {"train": "all"}, r"another run: id2label \(5 labels\) \{0: 'O', .*\.\.\.\} here \(9\) \{0: 'O', "
+        {"train": "all"},
+        r"another run: id2label \(5 labels\) \{0: 'O', .*\.\.\.\} here \(9\) \{0: 'O', ",
     ),
     "crf head on a linear checkpoint": ({"head": "crf"}, "another run: head 'linear' here 'crf'$"),
     "another label scheme": ({"label_scheme": "bioes"}, "label_scheme 'iob2' here 'bioes'"),

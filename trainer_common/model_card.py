@@ -1,4 +1,4 @@
-"""The model card every run writes as `output_dir/README.md`, and the upload that `--push_to_hub` makes of the folder.
+"""The model card every run writes as `output_dir/README.md` (`hub_push` uploads the folder).
 
 The card's metadata follows the Hub's model card spec (`huggingface_hub.ModelCardData`): `pipeline_tag`,
 `library_name`, `license`, `datasets`, `base_model` (a Hub id, never a local path), `tags`, and a `model-index`
@@ -16,21 +16,6 @@ from .io import write_text
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
-def _at_any_depth(names: list[str]) -> list[str]:
-    return [pattern for name in names for pattern in (name, f"*/{name}")]
-
-
-# The Trainer's state, written beside the model in a checkpoint (`training_args.bin` in output_dir too).
-TRAINER_STATE = _at_any_depth(["training_args.bin", "optimizer.pt", "optimizer.bin", "scheduler.pt", "scaler.pt",
-                               "rng_state*.pth"])  # fmt: skip
-# Prediction files carry the gold test data or predictions on it.
-PREDICTIONS = ["*_predictions.txt", "*_predictions.json", "cluener_predict.json", "*_span_metrics.json"]
-# What --push_to_hub never uploads: checkpoints, the Trainer's state, staging and temporary files, predictions.
-UPLOAD_IGNORE = ["_*", ".*", "checkpoint-*", "*/checkpoint-*", "samples/*", *PREDICTIONS, *TRAINER_STATE]
-# What every push removes from the repository, where an earlier push left it: transformers' own pushes (and
-# those of earlier versions of this toolkit) sent the Trainer's state and the staging folder, and uploading a
-# folder keeps the repository's files that it does not replace.
-REMOVED_FROM_REPO = [".staging/*", *TRAINER_STATE]
 HYPERPARAMETERS = ("learning_rate", "classifier_learning_rate", "crf_learning_rate", "per_device_train_batch_size",
                    "gradient_accumulation_steps", "num_train_epochs", "max_steps", "warmup_steps", "weight_decay",
                    "lr_scheduler_type", "optim", "max_grad_norm", "seed", "layer_lr_decay")  # fmt: skip
@@ -112,52 +97,3 @@ def write_card(info: CardInfo, training_args) -> Path:
     path = Path(training_args.output_dir) / "README.md"
     write_text(path, card_text(info, training_args, model_name(training_args)))
     return path
-
-
-def check_hub_strategy(training_args) -> None:
-    """Refuse a `--hub_strategy` that pushes checkpoints: a checkpoint resumes only with its optimizer, scheduler
-    and RNG states, which are never uploaded (without them the Trainer resumes with a new optimizer and restarts
-    the learning rate schedule, without an error)."""
-    from transformers.trainer_utils import HubStrategy
-
-    from .errors import InputError
-
-    strategy = HubStrategy(training_args.hub_strategy)
-    if training_args.push_to_hub and strategy in (HubStrategy.CHECKPOINT, HubStrategy.ALL_CHECKPOINTS):
-        raise InputError(
-            f"--hub_strategy {strategy.value} would upload resumable checkpoints, but their optimizer, scheduler "
-            "and RNG states never leave this machine: use --hub_strategy every_save (the model at every save) "
-            "or end"
-        )
-
-
-def upload(repo_id: str, folder: str | os.PathLike, commit_message: str, training_args):
-    """Upload `folder` to the root of `repo_id` (with `training_args`' token and revision), leaving out
-    `UPLOAD_IGNORE` and removing `REMOVED_FROM_REPO` from the repository. Every push of the toolkit goes through
-    here."""
-    from transformers.trainer import hf_api
-
-    # copies of the pattern lists: the Hub client extends them
-    return hf_api().upload_folder(
-        repo_id=repo_id, folder_path=str(folder), commit_message=commit_message, token=training_args.hub_token,
-        revision=training_args.hub_revision, ignore_patterns=list(UPLOAD_IGNORE),
-        delete_patterns=list(REMOVED_FROM_REPO),
-    )  # fmt: skip
-
-
-def push_output_dir(trainer, commit_message: str = "End of training"):
-    """Upload `output_dir` to `--hub_model_id` as the card describes it (`upload`), once the checkpoint pushes
-    still in progress are done."""
-    if trainer.hub_model_id is None:
-        trainer.init_hf_repo()
-    trainer._finish_current_push()  # a checkpoint push of hub_strategy="every_save" may still be uploading
-    return upload(trainer.hub_model_id, trainer.args.output_dir, commit_message, trainer.args)
-
-
-def uploaded_files(output_dir: str | os.PathLike) -> list[str]:
-    """The files `push_output_dir` would upload, by the same filter the Hub client applies."""
-    from huggingface_hub.utils import filter_repo_objects
-
-    root = Path(output_dir)
-    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-    return list(filter_repo_objects(files, ignore_patterns=UPLOAD_IGNORE))

@@ -101,9 +101,10 @@ class Recipe:
         from transformers import set_seed
 
         from .errors import Interrupted
+        from .hub_push import push_output_dir
         from .interrupt import StopOnSignal
         from .io import write_json
-        from .model_card import push_output_dir, write_card
+        from .model_card import write_card
         from .output_dir import merged_results
         from .run_files import record_run, recording_callback
         from .tracking import log_results, log_run_size, setup_logging, setup_wandb

@@ -6,19 +6,25 @@ reach the console, `trainer_state.json` and every `report_to` integration like a
 """
 
 import contextlib
-import copy
-import dataclasses
 import logging
 import os
 import shutil
-import tempfile
 
 import torch
 from transformers import Trainer
 
 from .errors import InputError
+from .hub_push import (
+    check_hub_strategy,
+    hf_api,
+    linked_copy,
+    push_output_dir,
+    upload,
+    upload_and_remove,
+    uploaded_files,
+    without_secrets,
+)
 from .io import give_default_modes
-from .model_card import check_hub_strategy, push_output_dir, upload, uploaded_files
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +140,7 @@ class MultiLossTrainer(Trainer):
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         # never push from here (Trainer would, with its generic card and no upload filter): the run pushes at its
-        # end, with the model card (`model_card.push_output_dir`)
+        # end, with the model card (`hub_push.push_output_dir`)
         args = self.args
         # every training_args.bin the Trainer writes (`_save`, in output_dir and each checkpoint; a TPU save) is
         # pickled from `self.args` during this call: it holds no token
@@ -147,8 +153,8 @@ class MultiLossTrainer(Trainer):
             give_default_modes(output_dir or self.args.output_dir)
 
     def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True):
-        """Save the model and upload `output_dir` as the run's final push does (`model_card.push_output_dir`): the
-        toolkit's card, never the Trainer's generic one, and nothing of `model_card.UPLOAD_IGNORE`."""
+        """Save the model and upload `output_dir` as the run's final push does (`hub_push.push_output_dir`): the
+        toolkit's card, never the Trainer's generic one, and nothing of `hub_push.UPLOAD_IGNORE`."""
         self.callback_handler.on_push_begin(self.args, self.state, self.control)
         if self.hub_model_id is None:
             self.init_hf_repo()
@@ -158,12 +164,12 @@ class MultiLossTrainer(Trainer):
         if blocking:
             return push_output_dir(self, commit_message)
         self._finish_current_push()
-        return _hf_api().run_as_future(upload, self.hub_model_id, self.args.output_dir, commit_message, self.args)
+        return hf_api().run_as_future(upload, self.hub_model_id, self.args.output_dir, commit_message, self.args)
 
     def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
         """`--hub_strategy every_save`: upload the model of the checkpoint just saved in the background, as the
         Trainer does (skipped while the previous push is still uploading, unless `--hub_always_push`), but only
-        the model: its weights, config, code and tokenizer, through `model_card.upload`. The files are hard links
+        the model: its weights, config, code and tokenizer, through `hub_push.upload`. The files are hard links
         made now, since the checkpoint folder is renamed (and later rotated away) while they upload."""
         from transformers.trainer import TRAINER_STATE_NAME
         from transformers.trainer_utils import HubStrategy, SaveStrategy
@@ -177,13 +183,13 @@ class MultiLossTrainer(Trainer):
         step = self.state.global_step
         # the Trainer's state is not the model (and is written again once this returns, with the checkpoint's path)
         files = [name for name in uploaded_files(checkpoint_folder) if name != TRAINER_STATE_NAME]
-        snapshot = _linked_copy(checkpoint_folder, files, os.path.join(self.args.output_dir, STAGING), f"hub-{step}-")
+        snapshot = linked_copy(checkpoint_folder, files, os.path.join(self.args.output_dir, STAGING), f"hub-{step}-")
         if self.args.save_strategy == SaveStrategy.STEPS:
             message = f"Training in progress, step {step}"
         else:
             message = f"Training in progress, epoch {int(self.state.epoch)}"
         # the arguments as they are now: `save_model` swaps `self.args` while this uploads
-        job = _hf_api().run_as_future(_upload_and_remove, self.hub_model_id, snapshot, message, self.args)
+        job = hf_api().run_as_future(upload_and_remove, self.hub_model_id, snapshot, message, self.args)
         if self.push_in_progress is None or self.push_in_progress.is_done():
             self.push_in_progress = PushInProgress([job])
         else:
@@ -230,44 +236,6 @@ class MultiLossTrainer(Trainer):
         output = super().evaluation_loop(*args, metric_key_prefix=metric_key_prefix, **kwargs)
         output.metrics.update(self._pop_components("eval", prefix=f"{metric_key_prefix}_"))
         return output
-
-
-def without_secrets(training_args):
-    """A shallow copy of `training_args` whose token fields (`hub_token`, any `*_token` or `token`) are None: the
-    one that is pickled to disk."""
-    blank = copy.copy(training_args)
-    for f in dataclasses.fields(training_args):
-        if f.name == "token" or f.name.endswith("_token"):
-            setattr(blank, f.name, None)
-    return blank
-
-
-def _linked_copy(folder: str, files: list[str], parent: str, prefix: str) -> str:
-    """A new folder under `parent` holding `files` of `folder` as hard links (copies where the file system has
-    none): it keeps them as they are while `folder` is renamed or deleted."""
-    os.makedirs(parent, exist_ok=True)
-    copy_dir = tempfile.mkdtemp(prefix=prefix, dir=parent)
-    for name in files:
-        source, target = os.path.join(folder, name), os.path.join(copy_dir, name)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copy2(source, target)
-    return copy_dir
-
-
-def _upload_and_remove(repo_id: str, folder: str, commit_message: str, training_args):
-    try:
-        return upload(repo_id, folder, commit_message, training_args)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _hf_api():
-    from transformers.trainer import hf_api as shared  # looked up at each call, as the Trainer does
-
-    return shared()
 
 
 def _batch_size(inputs) -> int:

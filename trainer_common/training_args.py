@@ -51,7 +51,7 @@ class TaskTrainingArguments(TrainingArguments):
 
     def __post_init__(self):
         from .errors import InputError
-        from .model_card import check_hub_strategy
+        from .hub_push import check_hub_strategy
         from .validation import check_range
 
         check_range("early_stopping_patience", self.early_stopping_patience, 1)
