@@ -63,6 +63,22 @@ def make_encoder_dir(tmp_dir, num_hidden_layers=2, hidden_size=32, seed=0):
     return out
 
 
+def save_stock_tagger(tmp_dir, labels) -> Path:
+    """A saved `BertForTokenClassification` over the tiny random encoder, with `labels`, and its tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, BertForTokenClassification
+
+    encoder_dir = make_encoder_dir(tmp_dir)
+    torch.manual_seed(0)
+    model = BertForTokenClassification.from_pretrained(
+        encoder_dir, id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)}
+    )
+    out = tmp_dir / "tagger"
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(encoder_dir).save_pretrained(out)
+    return out
+
+
 PROJECT_PACKAGES = ("trainer_common", "vae_trainer", "ner_trainer")
 
 

@@ -6,7 +6,7 @@ import sys
 import unicodedata
 
 import pytest
-from helpers import make_encoder_dir
+from helpers import save_stock_tagger
 
 from ner_trainer.predict import entity_scheme, predict_texts, read_texts, split_words, tags_to_entities, write_jsonl
 from run_ner import COMMANDS
@@ -24,19 +24,7 @@ LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 @pytest.fixture(scope="module")
 def tagger_dir(tmp_path_factory):
     """A saved BertForTokenClassification over the tiny random encoder, with real IOB2 labels."""
-    import torch
-    from transformers import AutoTokenizer, BertForTokenClassification
-
-    tmp = tmp_path_factory.mktemp("tagger")
-    encoder_dir = make_encoder_dir(tmp)
-    torch.manual_seed(0)
-    model = BertForTokenClassification.from_pretrained(
-        encoder_dir, id2label=dict(enumerate(LABELS)), label2id={label: i for i, label in enumerate(LABELS)}
-    )
-    out = tmp / "tagger"
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(encoder_dir).save_pretrained(out)
-    return out
+    return save_stock_tagger(tmp_path_factory.mktemp("tagger"), LABELS)
 
 
 @pytest.fixture(scope="module")

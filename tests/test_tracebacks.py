@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import make_encoder_dir, one_thread, write_mnist  # noqa: F401 (one_thread: a fixture)
+from helpers import one_thread, save_stock_tagger, write_mnist  # noqa: F401 (one_thread: a fixture)
 
 import run_ner
 import run_vae
@@ -59,20 +59,7 @@ def in_process(commands: dict, argv: list[str], capsys) -> str:
 @pytest.fixture(scope="module")
 def tagger_dir(tmp_path_factory):
     """A saved BertForTokenClassification over the tiny random encoder (as tests/test_ner_predict.py makes one)."""
-    import torch
-    from transformers import AutoTokenizer, BertForTokenClassification
-
-    tmp = tmp_path_factory.mktemp("tagger")
-    encoder_dir = make_encoder_dir(tmp)
-    labels = ["O", "B-LOC", "I-LOC"]
-    torch.manual_seed(0)
-    model = BertForTokenClassification.from_pretrained(
-        encoder_dir, id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)}
-    )
-    out = tmp / "tagger"
-    model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(encoder_dir).save_pretrained(out)
-    return out
+    return save_stock_tagger(tmp_path_factory.mktemp("tagger"), ["O", "B-LOC", "I-LOC"])
 
 
 @pytest.fixture(scope="module")
