@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers import make_encoder_dir, one_thread, write_mnist  # noqa: F401 (an autouse fixture)
-from test_ner_train import base_args, make_sentences, write_conll
+from test_ner_train import base_args, make_sentences, write_conll, write_jsonl
 from test_run_safety import ROOT, run, vae_args
 
 from ner_trainer.train import main as run_ner
@@ -163,6 +163,20 @@ def test_ner_inputs_inside_the_output_folder(ner_files, tmp_path):
     with pytest.raises(InputError, match="would delete --tokenizer_name"):
         run_ner(argv)
     assert snapshot(out) == before
+
+
+def test_a_local_dataset_folder_inside_the_output_folder_survives_overwrite(ner_files, tmp_path):
+    encoder, _ = ner_files
+    out = tmp_path / "run"
+    dataset = out / "conll_local"  # a --dataset_name folder the user keeps in the run's folder
+    dataset.mkdir(parents=True)
+    for split, n, seed in (("train", 12, 0), ("validation", 4, 1)):
+        write_jsonl(dataset / f"{split}.jsonl", make_sentences(n, seed))
+    kept = snapshot(dataset)
+    argv = base_args(out, model=encoder, max_steps=1, dataset_name=dataset)
+    run_ner(argv)
+    run_ner([*argv, "--overwrite_output_dir", "true"])
+    assert snapshot(dataset) == kept and (out / "model.safetensors").is_file()
 
 
 def test_refusal_is_one_error_line_from_the_script(data, tmp_path):
