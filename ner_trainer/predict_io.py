@@ -1,0 +1,110 @@
+"""`run_ner.py predict`'s input and output: texts from arguments, a file or stdin; JSON lines to a file or stdout.
+
+Each fails with one `InputError` line before the model runs where it can: a closed stdin or stdout, an output file
+that is a folder, in a missing folder, or the input file or a file of the model.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+from trainer_common.errors import InputError
+from trainer_common.io import decode_utf8, jsonl_text, read_utf8, write_text
+
+
+def _lines(text: str) -> list[str]:
+    """One text per line; empty lines are kept, so output line i answers input line i."""
+    if not text:
+        return []
+    return [line.removesuffix("\r") for line in text.removesuffix("\n").split("\n")]
+
+
+def read_texts(texts_args: list[str] | None, input_file: str | None, stdin=None) -> list[str]:
+    """Texts from the command line, else one per line from `input_file` ("-" for stdin), else from stdin."""
+    if texts_args and input_file:
+        raise InputError("give texts as arguments or --input_file, not both")
+    if texts_args:
+        for number, text in enumerate(texts_args, 1):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as err:  # bytes that are not UTF-8 reach Python as lone surrogates
+                raise InputError(f"text argument {number}: not valid UTF-8 (at character {err.start})") from err
+        return list(texts_args)
+    if input_file and input_file != "-":
+        return _lines(read_utf8(input_file, "input file"))
+    stdin = sys.stdin if stdin is None else stdin
+    if stdin is None:  # Python's sys.stdin when file descriptor 0 is closed (`<&-`)
+        raise InputError("standard input is closed: give texts as arguments or --input_file")
+    if getattr(stdin, "isatty", lambda: False)():
+        print("reading texts from stdin, one per line (end with Ctrl-D)", file=sys.stderr)
+    buffer = getattr(stdin, "buffer", None)
+    try:
+        if buffer is not None:
+            return _lines(decode_utf8(buffer.read(), "<stdin>"))
+        return _lines(stdin.read())
+    except UnicodeDecodeError as err:
+        raise InputError(f"<stdin>: not valid UTF-8 ({err.reason})") from err
+    except (OSError, ValueError) as err:  # a folder or a closed stream as standard input
+        raise InputError(f"could not read standard input: {getattr(err, 'strerror', None) or err}") from err
+
+
+def check_output_file(path: str | None, inputs: dict[str, str | None]) -> None:
+    """Refuse an `--output_file` that cannot be written, before the model runs: a folder, a file whose folder is
+    missing or is a file, or one of the `inputs` (`{option: path}`: the input file, a file in the model folder).
+    "-" (or none) is stdout, which must be open."""
+    if path is None or path == "-":
+        if sys.stdout is None:  # file descriptor 1 closed (`>&-`)
+            raise InputError("standard output is closed: give --output_file")
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"--output_file {path} is a folder: give a file name")
+    folder = target.resolve().parent
+    if not folder.exists():
+        raise InputError(f"--output_file {path}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise InputError(f"--output_file {path}: {folder} is a file, not a folder")
+    if not target.is_file():
+        return
+    for option, source in inputs.items():
+        source = Path(source).resolve() if source and source != "-" else None
+        if source is not None and (source == target.resolve() or source in target.resolve().parents):
+            raise InputError(f"--output_file {path} would write over {option} {inputs[option]}")
+
+
+def write_jsonl(results: list[dict], path_or_stdout=None) -> None:
+    """Write one JSON object per line to a path, a stream, or stdout. A regular file (or a new one) is written
+    atomically (temp file, then rename; through a symlink, its target); a device or pipe (/dev/null) as it is."""
+    lines = jsonl_text(results)
+    if path_or_stdout is None or path_or_stdout == "-":
+        if sys.stdout is None:  # file descriptor 1 closed (`>&-`)
+            raise InputError("standard output is closed: give --output_file")
+        try:
+            sys.stdout.write(lines)
+            sys.stdout.flush()
+        except OSError as err:  # a pipe whose reader stopped (`| head`), a full disk
+            _silence_stdout()
+            raise InputError(f"could not write standard output ({err.strerror or err})") from err
+        return
+    if hasattr(path_or_stdout, "write"):
+        path_or_stdout.write(lines)
+        return
+    target = Path(path_or_stdout)
+    try:
+        if target.exists() and not target.is_file():  # /dev/null, /dev/stdout, a named pipe
+            with open(target, "w", encoding="utf-8") as stream:
+                stream.write(lines)
+        else:
+            write_text(target.resolve(), lines)  # through a symlink to its target, not replacing the link
+    except OSError as err:  # no permission, a full disk
+        raise InputError(f"--output_file {path_or_stdout}: could not write it ({err.strerror or err})") from err
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's flush at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is no file descriptor (a test's capture)
+        pass
