@@ -57,6 +57,36 @@ def test_overwrite_removes_the_previous_run_and_keeps_everything_else(data, tmp_
     assert len(kept) == 1 and kept[0].endswith("kept, not written by a run: exp.yaml, notes/, thesis.tex")
 
 
+def test_bad_input_found_while_loading_leaves_the_previous_run_whole(data, tmp_path):
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    before = snapshot(out)
+    with pytest.raises(InputError, match="missing"):  # found once loading starts, after the folder checks
+        run(vae_args(tmp_path / "missing", out, "--overwrite_output_dir", "true"))
+    assert snapshot(out) == before
+
+
+def test_overwrite_removes_only_what_the_manifest_records(data, tmp_path):
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    manifest = json.loads((out / MANIFEST).read_text())
+    (out / "notes.txt").write_text("mine\n")  # listed in the manifest by hand: not an output name, so kept
+    manifest["entries"] += ["notes.txt", "../outside.txt", "/etc/passwd"]
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    (tmp_path / "outside.txt").write_text("mine too\n")
+    (out / "checkpoint-99").mkdir()  # checkpoints are only ever a run's
+    run(vae_args(data, out, "--overwrite_output_dir", "true"))
+    assert (out / "notes.txt").read_text() == "mine\n" and (tmp_path / "outside.txt").read_text() == "mine too\n"
+    assert not (out / "checkpoint-99").exists()
+
+    (out / "vocab.txt").write_text("my words\n")  # an output name the run did not write: the next run would
+    before = snapshot(out)  # write over it (a NER run saves its tokenizer there), so it is refused by name
+    for flags in (["--overwrite_output_dir", "true"], ["--resume_from_checkpoint", "true"]):
+        with pytest.raises(InputError, match=r"would write over but no run wrote \(vocab.txt\)"):
+            run(vae_args(data, out, *flags))
+    assert snapshot(out) == before
+
+
 def test_every_entry_a_run_writes_is_in_its_manifest(data, ner_files, tmp_path):
     out = tmp_path / "vae"
     run(vae_args(data, out))

@@ -17,15 +17,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .io import read_utf8
-from .run_files import (
-    STAGING,
-    inside,
-    is_output_name,
-    is_partial_write,
-    output_entries,
-    previous_run_entries,
-    run_markers,
-)
+from .run_files import foreign_entries, inside, is_output_name, previous_run_entries, run_markers
 
 logger = logging.getLogger(__name__)
 
@@ -109,17 +101,15 @@ def check_evaluation_dir(training_args, inputs: dict[str, str | None], patterns)
 
 
 def _check_writes(out: str, inputs: dict[str, str | None], patterns, deletes: bool) -> None:
-    """Refuse what the run would lose: a user's file with an output's name, in a folder that holds no run (never
-    removed, even with --overwrite_output_dir); an input inside an entry the run deletes (`deletes`: the previous
+    """Refuse what the run would lose: a user's file with an output's name that no run wrote (never removed, even
+    with --overwrite_output_dir); an input inside an entry the run deletes (`deletes`: the previous
     run's, with --overwrite_output_dir) or writes (a file with an output's name)."""
-    if not run_markers(out):
-        ours = (STAGING, *(name for name in output_entries(out, patterns) if is_partial_write(name, patterns)))
-        theirs = [name for name in output_entries(out, patterns) if name not in ours]
-        if theirs:
-            raise InputError(
-                f"--output_dir {out} holds files that a run would write over but no run wrote ({_shown(theirs)}): "
-                "move them, or choose another --output_dir"
-            )
+    theirs = foreign_entries(out, patterns)
+    if theirs:
+        raise InputError(
+            f"--output_dir {out} holds files that a run would write over but no run wrote ({_shown(theirs)}): "
+            "move them, or choose another --output_dir"
+        )
     doomed = set(previous_run_entries(out, patterns)) if deletes else set()
     for option, path in inputs.items():
         entry = inside(path, out) if path else None

@@ -77,25 +77,29 @@ class Recipe:
 
         return OUTPUT_NAMES + self.output_names
 
-    def prepare_output_dir(self) -> tuple[str | None, dict | None]:
-        """Check `output_dir` before anything is read or written (every process decides alike), then remove a
-        previous run that `--overwrite_output_dir` replaces. Returns the checkpoint to resume from, and the saved
-        results of a run whose model is evaluated in place (else None)."""
+    def check_output_folder(self) -> tuple[str | None, dict | None]:
+        """Check `output_dir` before anything is read or written (every process decides alike). Returns the
+        checkpoint to resume from, and the saved results of a run whose model is evaluated in place (else None)."""
         from .output_dir import check_evaluation_dir, check_output_dir, read_results
-        from .run_files import clear_previous_run, run_markers
 
-        training_args, patterns, resume, saved = self.training_args, self.output_patterns, None, None
+        training_args, patterns = self.training_args, self.output_patterns
         inputs = {name: getattr(self.args, name, None) for name in self.input_options}
         inputs["config file"] = getattr(self.args, "config_file", None)  # set by `args.parse_args`
         if training_args.do_train:
-            resume = check_output_dir(training_args, inputs, patterns)
-        elif check_evaluation_dir(training_args, inputs, patterns):  # re-evaluating the model saved in output_dir
-            saved = read_results(training_args.output_dir)  # now: a bad file fails before evaluating
-        if training_args.overwrite_output_dir:
-            with training_args.main_process_first(local=False, desc="clearing output_dir"):
-                if training_args.process_index == 0 and run_markers(training_args.output_dir):
-                    clear_previous_run(training_args.output_dir, patterns)
-        return resume, saved
+            return check_output_dir(training_args, inputs, patterns), None
+        if check_evaluation_dir(training_args, inputs, patterns):  # re-evaluating the model saved in output_dir
+            return None, read_results(training_args.output_dir)  # now: a bad file fails before evaluating
+        return None, None
+
+    def clear_output_folder(self) -> None:
+        """Remove the previous run that `--overwrite_output_dir` replaces: once the data and the model have loaded
+        and the trainer is built, so that no bad input leaves a folder with neither the old run nor a new one."""
+        from .run_files import clear_previous_run, run_markers
+
+        training_args = self.training_args
+        with training_args.main_process_first(local=False, desc="clearing output_dir"):
+            if training_args.process_index == 0 and run_markers(training_args.output_dir):
+                clear_previous_run(training_args.output_dir, self.output_patterns)
 
     def run(self) -> dict:
         from transformers import set_seed
@@ -111,7 +115,7 @@ class Recipe:
 
         training_args = self.training_args
         setup_logging(self.training_args, self.package)
-        resume, saved = self.prepare_output_dir()
+        resume, saved = self.check_output_folder()
         setup_wandb(self.training_args, self.args.wandb_project)
         set_seed(self.training_args.seed)
         # One process per node downloads and reads first; the others then find the Hub cache filled.
@@ -126,6 +130,8 @@ class Recipe:
             from transformers import EarlyStoppingCallback
 
             trainer.add_callback(EarlyStoppingCallback(training_args.early_stopping_patience))
+        if training_args.overwrite_output_dir:
+            self.clear_output_folder()
 
         results = {}
         if self.trains:
@@ -141,6 +147,8 @@ class Recipe:
                 )
             trainer.save_model()  # model, its code for trust_remote_code, and the tokenizer
             trainer.save_state()
+            if trainer.is_world_process_zero():
+                record_run(training_args.output_dir, self.output_patterns)
             trainer.log_metrics("train", train_result.metrics)
             results.update(train_result.metrics)
         results.update(self.evaluate())

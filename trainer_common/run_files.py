@@ -55,31 +55,50 @@ def run_markers(folder: str | os.PathLike) -> list[str]:
     return output_entries(folder, RUN_MARKERS)
 
 
-def read_manifest(folder: str | os.PathLike) -> list[str]:
-    """The entries the manifest in `folder` records (only plain names, nothing outside the folder)."""
+def read_manifest(folder: str | os.PathLike) -> list[str] | None:
+    """The entries the manifest in `folder` records (only plain names, nothing outside the folder); None without a
+    readable manifest."""
     path = Path(folder) / MANIFEST
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))["entries"]
     except (OSError, ValueError, KeyError, TypeError):
-        return []  # no manifest, or a damaged one: the output names still tell the run's entries
+        return None  # no manifest, or a damaged one: the output names then tell the run's entries
     if not isinstance(entries, list):
-        return []
+        return None
     return [e for e in entries if isinstance(e, str) and e not in ("", ".", "..") and Path(e).name == e]
 
 
+def _always_a_runs(name: str, patterns) -> bool:
+    """Entries only a run makes: its manifest, checkpoints, staging folder and cut-short atomic writes."""
+    return (
+        name in (MANIFEST, STAGING) or is_output_name(name, ("checkpoint-[0-9]*",)) or is_partial_write(name, patterns)
+    )
+
+
 def previous_run_entries(folder: str | os.PathLike, patterns) -> list[str]:
-    """What a previous run wrote in `folder`: the manifest's entries that are still there, and any output name."""
-    folder = Path(folder)
-    recorded = [name for name in read_manifest(folder) if (folder / name).exists() or (folder / name).is_symlink()]
-    return sorted(set(recorded) | set(output_entries(folder, patterns)))
+    """What a previous run wrote in `folder`, among the names a run writes (`patterns`): those its manifest records,
+    and the entries only a run makes; in a folder without a manifest (an older version's), every output name."""
+    recorded = read_manifest(folder)
+    present = output_entries(folder, patterns)
+    if recorded is None:
+        return present if run_markers(folder) else [name for name in present if _always_a_runs(name, patterns)]
+    return [name for name in present if name in recorded or _always_a_runs(name, patterns)]
+
+
+def foreign_entries(folder: str | os.PathLike, patterns) -> list[str]:
+    """Entries with a name a run writes that no run wrote (the user's `README.md`, a `vocab.txt` added beside a
+    run): a run would write over them."""
+    owned = set(previous_run_entries(folder, patterns))
+    return [name for name in output_entries(folder, patterns) if name not in owned]
 
 
 def record_run(folder: str | os.PathLike, patterns) -> None:
-    """Write the manifest of the entries the run has written so far (main process only)."""
+    """Write the manifest of the entries the run has written so far (main process only). Every entry with an output
+    name is the run's: the run refused to start beside any that no run wrote (`foreign_entries`)."""
     from .io import write_json
 
-    entries = previous_run_entries(folder, patterns)
-    write_json(Path(folder) / MANIFEST, {"format": 1, "entries": sorted(set(entries) | {MANIFEST})})
+    entries = set(output_entries(folder, patterns)) | {MANIFEST}
+    write_json(Path(folder) / MANIFEST, {"format": 1, "entries": sorted(entries)})
 
 
 def clear_previous_run(folder: str | os.PathLike, patterns) -> None:

@@ -32,7 +32,7 @@ def _owned(out: Path) -> set[str]:
     manifest. For `samples`, that means its `sample_{i}.png` files."""
     from trainer_common.run_files import read_manifest
 
-    owned = set(read_manifest(out))
+    owned = set(read_manifest(out) or ())
     record = out / RECORD
     if record.exists() or record.is_symlink():
         try:
