@@ -4,12 +4,15 @@ Each fails with one `InputError` line before the model runs where it can: a clos
 that is a folder, in a missing folder, or the input file or a file of the model.
 """
 
+import json
 import os
 import sys
 from pathlib import Path
 
 from trainer_common.errors import InputError
 from trainer_common.io import decode_utf8, jsonl_text, read_utf8, write_text
+
+PREDICTION_KEYS = {"text", "words", "tags", "entities"}  # of every line `predict` writes
 
 
 def _lines(text: str) -> list[str]:
@@ -70,6 +73,22 @@ def check_output_file(path: str | None, inputs: dict[str, str | None]) -> None:
         source = Path(source).resolve() if source and source != "-" else None
         if source is not None and (source == target.resolve() or source in target.resolve().parents):
             raise InputError(f"--output_file {path} would write over {option} {inputs[option]}")
+    if not _holds_predictions(target):
+        raise InputError(f"--output_file {path} holds other data than predictions: move it, or give a new file name")
+
+
+def _holds_predictions(path: Path) -> bool:
+    """Whether a file is empty or predict's output (its first line a record with the keys predict writes), which a
+    new prediction may replace: any other file is the user's."""
+    if path.stat().st_size == 0:
+        return True
+    with open(path, "rb") as file:
+        first = file.readline(1 << 20)
+    try:
+        record = json.loads(first)
+    except ValueError:  # not JSON, not UTF-8, or a first line longer than any record's start
+        return False
+    return isinstance(record, dict) and PREDICTION_KEYS <= record.keys()
 
 
 def write_jsonl(results: list[dict], path_or_stdout=None) -> None:

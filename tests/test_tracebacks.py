@@ -121,6 +121,16 @@ def test_predict_bad_input_and_output_paths(tagger_dir, tmp_path, capsys):
     assert "would write over --model" in error("--output_file", str(config), "Paris")
     assert config.read_bytes() == before
 
+    theirs = tmp_path / "results.jsonl"  # a file of the user's: never replaced by predictions
+    theirs.write_text('{"id": 1, "score": 0.5}\n')
+    assert "holds other data than predictions" in error("--output_file", str(theirs), "Paris")
+    assert theirs.read_text() == '{"id": 1, "score": 0.5}\n'
+    ours = tmp_path / "tags.jsonl"  # an earlier prediction is replaced
+    argv = ["predict", "--model", str(tagger_dir), "--device", "cpu", "--output_file", str(ours)]
+    for text in ("Paris", "London"):
+        assert run_cli(run_ner.COMMANDS, default="train", argv=[*argv, text]) == 0
+    assert json.loads(ours.read_text())["words"] == ["London"]
+
 
 def test_predict_text_argument_that_is_not_utf8(tagger_dir, capsys):
     # `python run_ner.py predict ... $'\\xff'`: Python hands the byte over as a lone surrogate
@@ -162,7 +172,7 @@ def test_export_output_paths(tmp_path, capsys):
 
 def test_predict_output_file_through_a_symlink_and_to_a_device(tagger_dir, tmp_path, capsys):
     target = tmp_path / "real.jsonl"
-    target.write_text("old\n")
+    target.write_text("")
     link = tmp_path / "link.jsonl"
     link.symlink_to(target)
     argv = ["predict", "--model", str(tagger_dir), "--device", "cpu", "--output_file", str(link), "Paris"]
