@@ -131,6 +131,35 @@ def test_a_checkpoint_with_a_broken_config_is_refused(data, tmp_path, breakage, 
     assert files_in(out) == before
 
 
+def damage(path: Path, how: str) -> None:
+    raw = path.read_bytes()
+    if how == "cut":
+        path.write_bytes(raw[:100])
+    elif how == "flip":  # one byte of the stored tensors: only the zip checksum tells
+        middle = len(raw) // 2
+        path.write_bytes(raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1 :])
+    else:
+        path.write_text(how)
+
+
+@pytest.mark.parametrize(
+    "name, how, match",
+    [("trainer_state.json", '{"global_step": ', r"trainer_state.json:1: not JSON"),
+     ("trainer_state.json", "[1, 2]", "trainer_state.json: not a JSON object"),
+     ("trainer_state.json", '{"global_step": "x"}', "global_step 'x' is not a step number"),
+     ("optimizer.pt", "cut", "optimizer.pt is not a complete torch file"),
+     ("scheduler.pt", "garbage", "scheduler.pt is not a complete torch file"),
+     ("rng_state.pth", "flip", "rng_state.pth is damaged")],
+)  # fmt: skip
+def test_a_checkpoint_with_a_damaged_trainer_state_is_refused(data, tmp_path, name, how, match):
+    out = resume_folder(tmp_path, data["plain"])
+    damage(out / "checkpoint-2" / name, how)
+    before = files_in(out)
+    with pytest.raises(InputError, match=match):
+        run_ner(data, out, resume_from_checkpoint="true", max_steps=3)
+    assert files_in(out) == before
+
+
 def test_the_refusal_is_one_error_line(data, tmp_path, capsys):
     out = resume_folder(tmp_path, data["plain"])
     argv = ner_argv(data, out, train="org_misc", resume_from_checkpoint="true", max_steps=3)

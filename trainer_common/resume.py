@@ -43,20 +43,45 @@ def check_checkpoint(model, checkpoint: str, fields: tuple[str, ...] = ()) -> No
     if differences:
         more = f"; ... ({len(differences)} differences)" if len(differences) > SHOWN else ""
         raise InputError(f"{where} was written by another run: {'; '.join(differences[:SHOWN])}{more}")
+    check_trainer_state(Path(checkpoint), where)
+
+
+def check_trainer_state(checkpoint: Path, where: str) -> None:
+    """Refuse a checkpoint whose Trainer state would fail to load mid-start: a `trainer_state.json` that is not a
+    JSON object with a whole `global_step`, or an optimizer, scheduler, scaler or RNG state file that is not a
+    complete torch archive (each is a zip file with checksums, read here without unpickling anything)."""
+    import zipfile
+
+    state = _read_json(checkpoint / "trainer_state.json", where, "a Trainer state")
+    step = state.get("global_step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise InputError(f"{checkpoint / 'trainer_state.json'}: global_step {step!r} is not a step number")
+    for path in sorted(checkpoint.glob("*.pt")) + sorted(checkpoint.glob("*.pth")):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                broken = archive.testzip()
+        except (OSError, zipfile.BadZipFile, EOFError) as err:
+            raise InputError(f"{where}: {path.name} is not a complete torch file ({err})") from err
+        if broken is not None:
+            raise InputError(f"{where}: {path.name} is damaged (checksum of {broken} wrong)")
 
 
 def _read_config(path: Path, where: str) -> dict:
     if not path.is_file():
         raise InputError(f"{where}: no config.json, so nothing shows which run wrote it")
+    return _read_json(path, where, "a model config")
+
+
+def _read_json(path: Path, where: str, what: str) -> dict:
     try:
-        config = json.loads(decode_utf8(path.read_bytes(), str(path)))
+        value = json.loads(decode_utf8(path.read_bytes(), str(path)))
     except OSError as err:
-        raise InputError(f"{where}: config.json cannot be read ({err.strerror or err})") from err
+        raise InputError(f"{where}: {path.name} cannot be read ({err.strerror or err})") from err
     except json.JSONDecodeError as err:
         raise InputError(f"{path}:{err.lineno}: not JSON ({err.msg})") from err
-    if not isinstance(config, dict):
-        raise InputError(f"{path}: not a JSON object, so not a model config")
-    return config
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: not a JSON object, so not {what}")
+    return value
 
 
 def _value(config, name: str):
