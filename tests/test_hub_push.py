@@ -285,3 +285,22 @@ def test_wandb_and_the_output_folder_never_hold_the_hub_token(data, tmp_path):
     assert logged and not [p for p in logged if SECRET.encode() in p.read_bytes()]
     assert not [p for p in out.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert torch.load(out / "training_args.bin", weights_only=False).hub_token is None
+
+
+def test_a_hub_that_cannot_be_reached_is_one_error_before_training(data, tmp_path):
+    out = tmp_path / "run"  # no fake client: HF_HUB_OFFLINE=1, as a machine without network
+    with pytest.raises(InputError, match=r"--push_to_hub: could not create or reach .* on the Hub \(offline"):
+        run(vae_push_args(data, out, "end"))
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_failed_final_upload_says_the_run_is_saved(data, tmp_path, hub, monkeypatch):
+    def refused(**kwargs):
+        raise PermissionError("403 Forbidden: the token cannot write to you/tiny")
+
+    monkeypatch.setattr(hub, "upload_folder", refused)
+    out = tmp_path / "run"
+    with pytest.raises(InputError, match=rf"the run is saved in {out}, but its upload to .* failed \(PermissionError"):
+        run(vae_push_args(data, out, "end"))
+    assert (out / "model.safetensors").is_file() and (out / "all_results.json").is_file()
+    assert_no_secret_on_disk(out)

@@ -22,7 +22,7 @@ def unloadable(name: str, err: Exception, option: str = "--dataset_name") -> str
     """The message for a dataset `name` that raised `err` as it loaded."""
     from datasets.packaged_modules import _PACKAGED_DATASETS_MODULES
 
-    reason = _reason(err)
+    reason = hub_reason(err)
     if os.path.isdir(name):
         return f"{option} {name}: a local folder, but no dataset loads from it ({reason})"
     if os.path.exists(name):
@@ -34,7 +34,8 @@ def unloadable(name: str, err: Exception, option: str = "--dataset_name") -> str
     return f"{option} {name}: not a local folder, and could not be loaded from the Hub ({reason})"
 
 
-def _reason(err: Exception) -> str:
+def hub_reason(err: Exception) -> str:
+    """Why a Hub call failed, in a few words: offline mode, or the error's type and (cut) message."""
     chain, cause = [], err
     while cause is not None and cause not in chain:
         chain.append(cause)

@@ -60,11 +60,35 @@ def upload(repo_id: str, folder: str | os.PathLike, commit_message: str, trainin
 
 def push_output_dir(trainer, commit_message: str = "End of training"):
     """Upload `output_dir` to `--hub_model_id` as the card describes it (`upload`), once the checkpoint pushes
-    still in progress are done."""
+    still in progress are done. A failed upload is an `InputError` that says the run itself is saved."""
+    from .errors import InputError
+    from .hub_data import hub_reason
+
     if trainer.hub_model_id is None:
         trainer.init_hf_repo()
     trainer._finish_current_push()  # a checkpoint push of hub_strategy="every_save" may still be uploading
-    return upload(trainer.hub_model_id, trainer.args.output_dir, commit_message, trainer.args)
+    try:
+        return upload(trainer.hub_model_id, trainer.args.output_dir, commit_message, trainer.args)
+    except Exception as err:  # noqa: BLE001 (network, permissions, a bad token: each its own type)
+        raise InputError(
+            f"--push_to_hub: the run is saved in {trainer.args.output_dir}, but its upload to {trainer.hub_model_id} "
+            f"failed ({hub_reason(err)}); upload the folder later with `hf upload`"
+        ) from err
+
+
+def checked_repo(trainer, token: str | None = None, private: bool | None = None) -> None:
+    """`Trainer.init_hf_repo`, with a Hub that cannot be reached (offline, a bad token, no permission) as an
+    `InputError` before training starts."""
+    from transformers import Trainer
+
+    from .errors import InputError
+    from .hub_data import hub_reason
+
+    try:
+        Trainer.init_hf_repo(trainer, token, private)
+    except Exception as err:  # noqa: BLE001 (network, permissions, a bad token: each its own type)
+        name = trainer.args.hub_model_id or Path(trainer.args.output_dir).name
+        raise InputError(f"--push_to_hub: could not create or reach {name} on the Hub ({hub_reason(err)})") from err
 
 
 def uploaded_files(output_dir: str | os.PathLike) -> list[str]:

@@ -16,6 +16,7 @@ from transformers import Trainer
 from .errors import InputError
 from .hub_push import (
     check_hub_strategy,
+    checked_repo,
     hf_api,
     linked_copy,
     push_output_dir,
@@ -151,6 +152,9 @@ class MultiLossTrainer(Trainer):
             self.args = args
         if self.args.should_save:
             give_default_modes(output_dir or self.args.output_dir)
+
+    def init_hf_repo(self, token: str | None = None, private: bool | None = None) -> None:
+        checked_repo(self, token, private)
 
     def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True):
         """Save the model and upload `output_dir` as the run's final push does (`hub_push.push_output_dir`): the
