@@ -65,6 +65,14 @@ def _in_iob2(tag_lists, scheme: str) -> list[list[str]]:
     return [list(tags) for tags in tag_lists] if scheme == "iob2" else [convert(t, scheme, "iob2") for t in tag_lists]
 
 
+def _word_accuracy(true_tags, pred_tags, scheme: str, strict: bool) -> float:
+    """The share of words whose tag is right: strict, the tags as given in `scheme` (S-X is not B-X in BIOS); else
+    as conlleval reads them, after rewriting both in IOB2."""
+    if strict:
+        return float(accuracy_score([list(t) for t in true_tags], [list(t) for t in pred_tags]))
+    return float(accuracy_score(_in_iob2(true_tags, scheme), _in_iob2(pred_tags, scheme)))
+
+
 def _well_formed_iob2(tag_lists, scheme: str) -> list[list[str]]:
     """IOB2 tags of only the entities that are well formed in `scheme` (`tagging.well_formed_spans`)."""
     return [from_spans(well_formed_spans(tags, scheme), len(tags), "iob2") for tags in tag_lists]
@@ -110,7 +118,8 @@ def compute_ner_metrics(
             - iob1: as conlleval reads it, but an entity that starts with a B-X not right after an X tag (the one
               thing IOB1 forbids) is no entity. seqeval's IOB1 class is not used: it would count the I-X of
               `O B-X I-X` as an entity.
-            See `tagging.well_formed_spans`. `accuracy` is the same either way, and there is no strict "none".
+            See `tagging.well_formed_spans`. `accuracy` compares the tags as given in `scheme` (leniently: rewritten
+            in IOB2 first), and there is no strict "none".
         scheme: the tags' scheme. Entities are compared as spans, so the scores of any chunk scheme compare with
             IOB2's; "none" gives `compute_label_metrics` instead.
 
@@ -129,7 +138,7 @@ def compute_ner_metrics(
         "precision": float(micro.get("precision", 0.0)),
         "recall": float(micro.get("recall", 0.0)),
         "f1": float(micro.get("f1-score", 0.0)),
-        "accuracy": float(accuracy_score(_in_iob2(true_tags, scheme), _in_iob2(pred_tags, scheme))),
+        "accuracy": _word_accuracy(true_tags, pred_tags, scheme, strict),
     }
     for entity_type, scores in report.items():
         if entity_type.endswith(" avg"):

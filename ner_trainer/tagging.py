@@ -159,8 +159,9 @@ def from_spans(spans: Iterable[tuple[str, int, int]], length: int, scheme: str) 
     return tags
 
 
-def convert(tags: Sequence[str], source: str, target: str) -> list[str]:
-    """`tags` in scheme `source` rewritten in scheme `target` through their (lenient) spans.
+def convert(tags: Sequence[str], source: str, target: str, strict: bool = False) -> list[str]:
+    """`tags` in scheme `source` rewritten in scheme `target` through their spans: read leniently, or with `strict`
+    only those well formed in `source` (`well_formed_spans`: the entities strict scoring counts).
 
     "none" converts only to itself (an identity, after checking the tags).
     """
@@ -171,7 +172,8 @@ def convert(tags: Sequence[str], source: str, target: str) -> list[str]:
         return list(tags)
     if "none" in (source, target):
         raise TagSchemeError(f"cannot convert tags from scheme {source} to {target}: 'none' has no entities")
-    return from_spans(get_spans(tags, source), len(tags), target)
+    spans = well_formed_spans(tags, source) if strict else get_spans(tags, source)
+    return from_spans(spans, len(tags), target)
 
 
 def _can_follow(prev: Tag, cur: Tag, scheme: str) -> bool:

@@ -211,7 +211,7 @@ class NERRecipe(Recipe):
         predicted = test.word_predictions(trainer, self.id2label)
         self.test_predictions = (test.sentences, predicted)
         if trainer.is_world_process_zero():
-            write_conll_predictions(f"{out}/test_predictions.txt", test.sentences, predicted, scheme)
+            write_conll_predictions(f"{out}/test_predictions.txt", test.sentences, predicted, scheme, strict)
             if test.is_span_json:
                 results.update(write_span_outputs(out, "test", test.sentences, predicted, scheme))
         if test.has_tags:

@@ -115,7 +115,7 @@ def test_bioes_strict_is_seqeval_strict_iobes():
 
     lenient = compute_ner_metrics(gold, pred, scheme="bioes")
     assert abs(strict["f1"] - lenient["f1"]) > 0.05  # ill-formed entities, dropped, matter
-    assert strict["accuracy"] == lenient["accuracy"]  # words are compared as before
+    assert strict["accuracy"] == accuracy_score(gold, pred) != lenient["accuracy"]  # tags as the scheme has them
 
 
 @pytest.mark.parametrize("scheme", CHUNK_SCHEMES)
@@ -133,13 +133,14 @@ def test_strict_counts_the_brute_force_well_formed_entities(scheme):
 @pytest.mark.parametrize("scheme", CHUNK_SCHEMES)
 def test_lenient_scores_and_strict_iob2_are_unchanged(scheme):
     """Lenient: seqeval's default reading of the tags rewritten in IOB2 through their spans; strict IOB2: seqeval's
-    strict IOB2 mode on the tags as given. Accuracy, strict or not: the words of the IOB2 rewrite."""
+    strict IOB2 mode on the tags as given. Accuracy: the words of the IOB2 rewrite; strict, the tags as given."""
     gold, pred = random_sentences(scheme, seed=2)
     in_iob2 = [[convert(tags, scheme, "iob2") if scheme != "iob2" else tags for tags in seqs] for seqs in (gold, pred)]
     accuracy = accuracy_score(*in_iob2)
     lenient = compute_ner_metrics(gold, pred, scheme=scheme)
     assert entity_scores(lenient) == pytest.approx(seqeval_scores(classification_report(*in_iob2, output_dict=True)))
-    assert lenient["accuracy"] == compute_ner_metrics(gold, pred, strict=True, scheme=scheme)["accuracy"] == accuracy
+    assert lenient["accuracy"] == accuracy
+    assert compute_ner_metrics(gold, pred, strict=True, scheme=scheme)["accuracy"] == accuracy_score(gold, pred)
     assert classification_report_text(gold, pred, scheme=scheme) == classification_report(*in_iob2, digits=4)
     if scheme == "iob2":
         strict = compute_ner_metrics(gold, pred, strict=True)
@@ -156,7 +157,7 @@ def test_issue_examples_ill_formed_bioes_entities_count_only_leniently(pred):
     for scheme in ("bioes", "iobes"):
         strict = compute_ner_metrics(gold, [pred], strict=True, scheme=scheme)
         assert strict == {**lenient, "precision": 0.0, "recall": 0.0, "f1": 0.0, "X_precision": 0.0,
-                          "X_recall": 0.0, "X_f1": 0.0}  # fmt: skip
+                          "X_recall": 0.0, "X_f1": 0.0, "accuracy": 2 / 3}  # fmt: skip (one tag of three differs)
     row = lambda text: next(line.split()[1:] for line in text.splitlines() if line.split()[:1] == ["X"])  # noqa: E731
     assert row(classification_report_text(gold, [pred], scheme="bioes")) == ["1.0000", "1.0000", "1.0000", "1"]
     strict_text = classification_report_text(gold, [pred], strict=True, scheme="bioes")
@@ -190,8 +191,27 @@ def test_strict_compute_metrics_reads_the_label_scheme():
     alignment = WordAlignment([0], [0], [[-1, 0, 1, 2, -1]], [3])
     predictions = np.array([[0, 2, 3, 0, 0]])  # argmaxed ids, one window
     gold = [["B-PER", "E-PER", "O"]]
-    for strict, f1 in ((False, 1.0), (True, 0.0)):
+    for strict, f1, accuracy in ((False, 1.0, 1.0), (True, 0.0, 2 / 3)):
         compute_metrics = build_compute_metrics(dict(enumerate(labels)), gold, alignment, strict, "bioes")
         metrics = compute_metrics(EvalPrediction(predictions=predictions, label_ids=None))
         assert compute_metrics.word_tags == [["I-PER", "E-PER", "O"]]
-        assert (metrics["f1"], metrics["PER_f1"], metrics["PER_number"], metrics["accuracy"]) == (f1, f1, 1.0, 1.0)
+        assert (metrics["f1"], metrics["PER_f1"], metrics["PER_number"]) == (f1, f1, 1.0)
+        assert metrics["accuracy"] == pytest.approx(accuracy)  # strict: I-PER is not B-PER
+
+
+def test_strict_predictions_file_scores_as_the_run_did(tmp_path):
+    """A BIOS run on an IOB2 file: `test_predictions.txt` (in the file's IOB2) holds, with --strict, only the
+    entities strict scoring counts, so scoring the file gives the run's F1; leniently, every entity read."""
+    from ner_trainer.data import Sentence, write_conll_predictions
+
+    sentence = Sentence(["Peter", "Lee", "in", "Paris"], ["B-PER", "I-PER", "O", "S-LOC"], "t.txt", 1)
+    sentence.file_tags, sentence.file_scheme = ["B-PER", "I-PER", "O", "B-LOC"], "iob2"
+    predicted = ["B-PER", "I-PER", "O", "B-LOC"]  # in BIOS: PER well formed; a lone B-LOC is none
+    for strict, expected in ((True, ["B-PER", "I-PER", "O", "O"]), (False, ["B-PER", "I-PER", "O", "B-LOC"])):
+        path = tmp_path / "test_predictions.txt"
+        write_conll_predictions(path, [sentence], [predicted], "bios", strict)
+        rows = [line.split() for line in path.read_text().splitlines() if line]
+        assert [row[2] for row in rows] == expected
+        scores = compute_ner_metrics([sentence.tags], [predicted], strict=strict, scheme="bios")
+        from_file = compute_ner_metrics([[row[1] for row in rows]], [[row[2] for row in rows]], scheme="iob2")
+        assert from_file["f1"] == pytest.approx(scores["f1"])

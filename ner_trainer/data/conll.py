@@ -82,20 +82,25 @@ def column_token(token: str) -> str:
 
 
 def write_conll_predictions(
-    path: str | os.PathLike, sentences: list[Sentence], predicted: list[list[str]], label_scheme: str = "iob2"
+    path: str | os.PathLike,
+    sentences: list[Sentence],
+    predicted: list[list[str]],
+    label_scheme: str = "iob2",
+    strict: bool = False,
 ) -> None:
     """`token gold predicted` per line (`token predicted` for untagged input), a blank line after each sentence;
     tokens written by `column_token`.
 
     Both columns are in the input file's scheme (predictions are converted from `label_scheme`), so that conlleval
-    scores the file as it would the gold data.
+    scores the file as it would the gold data. With `strict`, the conversion keeps only the entities well formed in
+    `label_scheme`, those that `--strict` scores count, so the file scores as the run did.
     """
     from trainer_common.io import write_text
 
     lines = []
     for sentence, tags in zip(sentences, predicted):
         scheme = sentence.file_scheme or label_scheme
-        tags = tagging.convert(tags, label_scheme, scheme) if scheme != label_scheme else tags
+        tags = tagging.convert(tags, label_scheme, scheme, strict) if scheme != label_scheme else tags
         gold = sentence.file_tags or sentence.tags or [None] * len(tags)
         lines.extend(
             " ".join(x for x in (column_token(word), g, p) if x is not None)
