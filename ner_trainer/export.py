@@ -167,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point; a tagger that cannot be exported exactly is an `InputError` and nothing is written."""
     args = build_parser().parse_args(argv)
+    if not args.model.strip():
+        raise InputError("--model is empty: give a saved BertTagger folder")
     if not args.output:
         raise InputError("--output is empty: give a new folder")
     out = Path(args.output)

@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     """Command-line entry point. Bad input or an unloadable model raises `ValueError`; `run_ner.py` turns it into
     one `error:` line and exit status 2."""
     args = build_parser().parse_args(argv)
+    if not args.model.strip():
+        raise InputError("--model is empty: give a trained model folder or Hub id")
     if args.batch_size < 1:
         raise InputError(f"--batch_size must be at least 1, got {args.batch_size}")
     check_output_file(args.output_file, {"--input_file": args.input_file, "--model": args.model})

@@ -56,7 +56,8 @@ MAX_YAML_DEPTH = 100  # deeper nesting is no argument value; this refuses it bef
 def load_config_file(path: str) -> dict:
     """Read a JSON or YAML mapping of argument names to values.
 
-    YAML aliases (`*name`) are refused: a few hundred bytes of nested aliases expand to billions of values.
+    YAML aliases (`*name`) are refused: a few hundred bytes of nested aliases expand to billions of values. A key
+    given twice is refused too (both formats would keep the last one silently), and so is a key that is not a name.
     """
     file = Path(path)
     if file.is_file() and file.stat().st_size > MAX_CONFIG_BYTES:
@@ -65,7 +66,9 @@ def load_config_file(path: str) -> dict:
     text = read_utf8(file, "config file")
     if file.suffix == ".json":
         try:
-            config = json.loads(text)
+            config = json.loads(text, object_pairs_hook=lambda pairs: _unique_keys(pairs, path))
+        except InputError:
+            raise
         except RecursionError as err:
             raise InputError(f"{path}: JSON nested too deeply") from err
         except ValueError as err:  # JSONDecodeError, or an integer of more digits than Python converts
@@ -81,6 +84,19 @@ def load_config_file(path: str) -> dict:
             raise InputError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(config, dict):
         raise InputError(f"{path}: expected a mapping of argument names to values, got {type(config).__name__}")
+    for key in config:
+        if not isinstance(key, str):
+            raise InputError(f"{path}: key {key!r} is not an argument name")
+    return config
+
+
+def _unique_keys(pairs: list[tuple], path: str) -> dict:
+    """A JSON object's pairs as a dict, refusing a key given twice."""
+    config = {}
+    for key, value in pairs:
+        if key in config:
+            raise InputError(f"{path}: key {key!r} is given twice")
+        config[key] = value
     return config
 
 
@@ -100,6 +116,7 @@ def _yaml12_bool_loader():
     `False`. Kept as strings, they go through the flag's own type (`do_eval: no` still means False).
     """
     import re
+    from collections.abc import Hashable
 
     import yaml
 
@@ -121,6 +138,16 @@ def _yaml12_bool_loader():
             finally:
                 self.depth -= 1
 
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, Hashable):  # an unhashable key is refused by the base class
+                    if key in seen:
+                        raise _RefusedYAML(f"key {key!r} is given twice", key_node.start_mark)
+                    seen.add(key)
+            return super().construct_mapping(node, deep)
+
     Loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != bool_tag]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -136,6 +163,33 @@ def flag_name(arg: str) -> str | None:
 
 def _raise_input_error(message: str):
     raise InputError(message)
+
+
+def _options_admitting_none(dataclass_types) -> set[str]:
+    """Names of the fields whose declared type admits None (`int | None`): the only ones a config's `null` may set."""
+    import dataclasses
+    import types
+    import typing
+
+    names = set()
+    for dataclass_type in dataclass_types:
+        hints = typing.get_type_hints(dataclass_type)
+        for field in dataclasses.fields(dataclass_type):
+            hint = hints.get(field.name, typing.Any)
+            if hint in (typing.Any, types.NoneType) or types.NoneType in typing.get_args(hint):
+                names.add(field.name)
+    return names
+
+
+def _normalized_keys(config: dict, path: str) -> dict:
+    """`learning-rate` -> `learning_rate`, as argparse takes both spellings of a flag; both at once are refused."""
+    normalized, spelling = {}, {}
+    for key, value in config.items():
+        name = key.replace("-", "_")
+        if name in normalized:
+            raise InputError(f"{path}: {spelling[name]} and {key} are the same argument: give it once")
+        normalized[name], spelling[name] = value, key
+    return normalized
 
 
 def parse_args(dataclass_types, argv: list[str] | None = None):
@@ -162,7 +216,8 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
     config_path = None
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
         config_path = argv.pop(0)
-        config = load_config_file(config_path)
+        config = _normalized_keys(load_config_file(config_path), config_path)
+        nullable = _options_admitting_none(dataclass_types)
         for key in config:
             if key in unsupported and key not in known:
                 raise InputError(f"{config_path}: {key} is not supported: {unsupported[key]}")
@@ -179,6 +234,8 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
                 raise InputError(f"{config_path}: {key}: expected one value, got {type(value).__name__} {value!r}")
             if isinstance(value, str) and action.nargs in ("+", "*"):
                 value = [value]  # one item of a list flag
+            if value is None and key not in nullable:
+                raise InputError(f"{config_path}: {key}: null is not a value of --{key}; give one or leave it out")
             if value is not None and action.type is not None:
                 try:
                     value = (
@@ -186,6 +243,10 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
                     )
                 except (TypeError, ValueError, ArgumentTypeError) as err:
                     raise InputError(f"{config_path}: {key}: {err}") from err
+            for item in value if isinstance(value, list) else [value]:
+                if action.choices is not None and item is not None and item not in action.choices:
+                    choices = ", ".join(str(choice) for choice in action.choices)
+                    raise InputError(f"{config_path}: {key}: invalid choice {item!r} (choose from {choices})")
             defaults[key] = value
         parser.set_defaults(**defaults)
     try:

@@ -52,6 +52,8 @@ def resolve_resume(output_dir: str, resume_from_checkpoint: str | None) -> str |
             raise InputError(f"--resume_from_checkpoint true: no complete checkpoint-N folder in {output_dir}")
         return str(complete[-1])
     path = Path(resume_from_checkpoint)
+    if path.is_file():
+        raise InputError(f"--resume_from_checkpoint {path}: a file, not a checkpoint folder (checkpoint-N)")
     if not path.is_dir():
         raise InputError(f"--resume_from_checkpoint {path}: no such folder")
     if not is_complete(path):

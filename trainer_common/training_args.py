@@ -1,9 +1,45 @@
-"""`TrainingArguments` with the defaults every task of the toolkit shares."""
+"""`TrainingArguments` with the defaults every task of the toolkit shares, and the value checks transformers lacks."""
 
+import json
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from transformers import TrainingArguments
+
+MAX_SEED = 2**32 - 1  # numpy's seed range; transformers' set_seed seeds numpy with it
+
+# TrainingArguments values that transformers accepts but that fail later (after training, for an eval batch size) or
+# train nonsense: NaN rates, empty batches, negative seeds. Each option's `check_range` bounds; None (unset) passes.
+# transformers refuses a negative --warmup_steps itself; it is here for NaN and inf.
+TRAINING_RANGES = {
+    "learning_rate": {"low": 0},
+    "weight_decay": {"low": 0},
+    "adam_beta1": {"low": 0, "high": 1, "below": True},
+    "adam_beta2": {"low": 0, "high": 1, "below": True},
+    "adam_epsilon": {"low": 0, "above": True},
+    "max_grad_norm": {"low": 0},
+    "label_smoothing_factor": {"low": 0, "high": 1, "below": True},
+    "neftune_noise_alpha": {"low": 0, "above": True},
+    "warmup_steps": {},
+    "num_train_epochs": {"low": 0},
+    "per_device_train_batch_size": {"low": 1},
+    "per_device_eval_batch_size": {"low": 1},
+    "gradient_accumulation_steps": {"low": 1},
+    "eval_accumulation_steps": {"low": 1},
+    "logging_steps": {"low": 0, "above": True},
+    "eval_steps": {"low": 0, "above": True},
+    "save_steps": {"low": 0, "above": True},
+    "eval_delay": {"low": 0},
+    "save_total_limit": {"low": 1},
+    "seed": {"low": 0, "high": MAX_SEED},
+    "data_seed": {"low": 0, "high": MAX_SEED},
+    "dataloader_num_workers": {"low": 0},
+    "dataloader_prefetch_factor": {"low": 1},
+    "ddp_timeout": {"low": 1},
+    "ddp_bucket_cap_mb": {"low": 1},
+}
+# dict options given as JSON text that are keyword arguments, never a file's path (as --deepspeed may be)
+JSON_OBJECT_OPTIONS = ("lr_scheduler_kwargs", "activation_checkpointing_kwargs", "gradient_checkpointing_kwargs")
 
 
 @dataclass
@@ -54,6 +90,7 @@ class TaskTrainingArguments(TrainingArguments):
         from .hub_push import check_hub_strategy
         from .validation import check_range
 
+        self._check_values()
         check_range("early_stopping_patience", self.early_stopping_patience, 1)
         if not self.do_eval:  # transformers would turn it back on for the default eval_strategy="epoch"
             self.eval_strategy = "no"
@@ -67,12 +104,33 @@ class TaskTrainingArguments(TrainingArguments):
             # interrupted run could not resume. Keep the best and the last.
             self.save_total_limit = 2
         super().__post_init__()
+        _check_report_to(self.report_to)
         check_hub_strategy(self)
         if self.early_stopping_patience is not None and not self.load_best_model_at_end:
             raise InputError(
                 "--early_stopping_patience needs --load_best_model_at_end and evaluation at every checkpoint "
                 "(the same --eval_strategy and --save_strategy)"
             )
+
+    def _check_values(self) -> None:
+        """Refuse the values transformers takes but cannot train with, naming the flag and its valid range."""
+        from .errors import InputError
+        from .validation import check_range
+
+        if self.output_dir is not None and not str(self.output_dir).strip():
+            raise InputError("--output_dir is empty: give a folder")
+        for option, bounds in TRAINING_RANGES.items():
+            check_range(option, getattr(self, option), **bounds)
+        if self.max_steps != -1 and self.max_steps < 1:
+            raise InputError(f"--max_steps must be -1 (train --num_train_epochs) or at least 1, got {self.max_steps}")
+        if self.do_train and self.max_steps == -1 and self.num_train_epochs == 0:
+            raise InputError("--num_train_epochs 0 trains nothing: give more epochs, --max_steps, or --no_do_train")
+        for option in JSON_OBJECT_OPTIONS:
+            _check_json_object(option, getattr(self, option, None))
+        if self.optim_args:  # transformers splits it as `key=value,key=value` only when it builds the optimizer
+            pairs = self.optim_args.replace(" ", "").split(",")
+            if not all(pair.count("=") == 1 and not pair.startswith("=") for pair in pairs):
+                raise InputError(f"--optim_args must be key=value pairs separated by commas, got {self.optim_args!r}")
 
     @property
     def total_train_batch_size(self) -> int:
@@ -88,6 +146,39 @@ class TaskTrainingArguments(TrainingArguments):
             return True
         eval_steps = self.eval_steps or self.logging_steps
         return eval_steps >= 1 and self.save_steps >= 1 and self.save_steps % eval_steps == 0
+
+
+def _check_json_object(option: str, value) -> None:
+    """`--option` given as text must be a JSON object (the keyword arguments transformers passes on)."""
+    from .errors import InputError
+
+    if not isinstance(value, str):
+        return
+    try:
+        parsed = json.loads(value)
+    except ValueError as err:
+        raise InputError(f"--{option} is not valid JSON ({err}): {value!r}") from err
+    if not isinstance(parsed, dict):
+        raise InputError(f"--{option} must be a JSON object such as '{{\"name\": 1}}', got {value!r}")
+
+
+def _check_report_to(names: list[str]) -> None:
+    """Each `--report_to` integration must be one transformers knows and, but for azure_ml (which transformers' list
+    of installed ones leaves out when mlflow is installed), installed: the Trainer raises for either only when built.
+    """
+    from transformers.integrations import get_available_reporting_integrations
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    from .errors import InputError
+
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            known = ", ".join([*INTEGRATION_TO_CALLBACK, "all", "none"])
+            raise InputError(f"--report_to {name}: not an integration transformers knows ({known})")
+    installed = get_available_reporting_integrations()
+    for name in names:
+        if name not in installed and name != "azure_ml":
+            raise InputError(f"--report_to {name}: not installed (installed: {', '.join(installed) or 'none'})")
 
 
 def _has_accelerator() -> bool:

@@ -24,10 +24,13 @@ def find_idx_file(data_dir: str | os.PathLike, split: str, kind: str) -> Path:
     """Locate e.g. `train-images-idx3-ubyte[.gz]` or `train-images.idx3-ubyte[.gz]` in `data_dir`."""
     stem, ndim = IDX_STEMS[(split, kind)], 3 if kind == "images" else 1
     names = [f"{stem}{sep}idx{ndim}-ubyte{ext}" for sep in ("-", ".") for ext in (".gz", "")]
-    for name in names:
-        if (Path(data_dir) / name).is_file():
-            return Path(data_dir) / name
-    raise InputError(f"no MNIST {split} {kind} file in {data_dir}: looked for {', '.join(names)}")
+    found = [Path(data_dir) / name for name in names if (Path(data_dir) / name).is_file()]
+    if len(found) > 1:  # e.g. a .gz and its unpacked copy: which one is meant is not ours to guess
+        both = " and ".join(file.name for file in found)
+        raise InputError(f"{data_dir}: {both} both hold the MNIST {split} {kind}: keep one")
+    if not found:
+        raise InputError(f"no MNIST {split} {kind} file in {data_dir}: looked for {', '.join(names)}")
+    return found[0]
 
 
 MAX_IDX_BYTES = 1 << 30  # 1 GiB: twenty times MNIST's training images; a larger header is corrupt or hostile
@@ -89,14 +92,16 @@ def load_idx_split(data_dir: str | os.PathLike, split: str):
     """Images of one split as a float32 tensor [N, 784] in [0, 1], and their labels as int64 [N]."""
     import torch
 
-    images = read_idx(find_idx_file(data_dir, split, "images"))
-    labels = read_idx(find_idx_file(data_dir, split, "labels"))
+    images_file = find_idx_file(data_dir, split, "images")
+    images, labels = read_idx(images_file), read_idx(find_idx_file(data_dir, split, "labels"))
     if images.ndim != 3 or labels.ndim != 1:
         raise InputError(f"{data_dir}: {split} images must be 3-D and labels 1-D, got {images.shape}, {labels.shape}")
     if len(images) != len(labels):
         raise InputError(f"{data_dir}: {split} has {len(images)} images but {len(labels)} labels")
     if images.shape[1:] != (28, 28):  # the model's input_dim is 784
         raise InputError(f"{data_dir}: {split} images are {images.shape[1]}x{images.shape[2]}, expected MNIST's 28x28")
+    if len(images) == 0:
+        raise InputError(f"{images_file}: its header says it holds 0 images")
     pixels = torch.from_numpy(images.reshape(len(images), -1).astype("float32") / 255.0)
     return pixels, torch.from_numpy(labels.astype("int64"))
 

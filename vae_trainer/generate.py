@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="Seed of the z draws (default 0).")
     parser.add_argument("--trust_remote_code", action="store_true", help="Load the model code from the checkpoint.")
     args = parser.parse_args(argv)
+    if not args.model.strip():
+        raise InputError("--model is empty: give a saved VAE folder or Hub id")
     check_range("num_samples", args.num_samples, 1, MAX_SAMPLES)
     check_range("seed", args.seed, *SEED_RANGE)
     if not args.output:

@@ -2,7 +2,7 @@
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from trainer_common.errors import InputError
 from trainer_common.recipe import Recipe
@@ -13,6 +13,9 @@ from .configuration_vae import VAEConfig
 logger = logging.getLogger(__name__)
 
 MAX_SAMPLES = 1024  # generated digits are decoded in one batch and written one file each
+MAX_WIDTH = 65536  # of a layer: 784 x 65536 weights are 200 MB already; a larger width is a typo, not a model
+# the flags that set a new model's config: each must agree with a saved --model_name_or_path when given
+CONFIG_FLAGS = ("hidden_dim", "latent_dim", "initializer_range", "kl_weight")
 
 
 @dataclass
@@ -47,8 +50,11 @@ class VAEArguments:
     def __post_init__(self):
         from trainer_common.validation import check_range
 
-        check_range("hidden_dim", self.hidden_dim, 1)
-        check_range("latent_dim", self.latent_dim, 1)
+        for option in ("model_name_or_path", "data_dir", "dataset_name"):
+            if getattr(self, option) is not None and not str(getattr(self, option)).strip():
+                raise InputError(f"--{option} is empty: give one or leave the flag out")
+        check_range("hidden_dim", self.hidden_dim, 1, MAX_WIDTH)
+        check_range("latent_dim", self.latent_dim, 1, MAX_WIDTH)
         check_range("initializer_range", self.initializer_range, 0, above=True)
         check_range("kl_weight", self.kl_weight, 0)
         check_range("max_train_samples", self.max_train_samples, 1)
@@ -79,7 +85,9 @@ def build_model(args: VAEArguments):
     if args.model_name_or_path:
         from trainer_common.loading import load_checked
 
-        return load_checked(VAEModel, args.model_name_or_path, (VAEConfig.model_type,))
+        model = load_checked(VAEModel, args.model_name_or_path, (VAEConfig.model_type,))
+        _check_config_flags(args, model.config)
+        return model
     config = VAEConfig(
         hidden_dim=args.hidden_dim,
         latent_dim=args.latent_dim,
@@ -87,6 +95,19 @@ def build_model(args: VAEArguments):
         kl_weight=args.kl_weight,
     )
     return VAEModel(config)
+
+
+def _check_config_flags(args: VAEArguments, saved: VAEConfig) -> None:
+    """A size (or loss weight) flag given along with a saved model must be the saved model's: the saved one trains,
+    so another value would be silently ignored."""
+    defaults = {field.name: field.default for field in fields(VAEArguments)}
+    for option in CONFIG_FLAGS:
+        given, kept = getattr(args, option), getattr(saved, option)
+        if given != defaults[option] and given != kept:
+            raise InputError(
+                f"--{option} {given} differs from the {kept} of --model_name_or_path {args.model_name_or_path}, "
+                f"which keeps its own; leave --{option} out or start a new model"
+            )
 
 
 class VAERecipe(Recipe):
