@@ -60,11 +60,6 @@ class NERRecipe(Recipe):
     """`run_ner.py`: fine-tune on the train split, evaluate on validation, predict and score the test split."""
 
     package = __package__
-    output_names = (
-        "modeling_bert_tagger.py", "configuration_bert_tagger.py", "crf.py", "encoder_layers.py", "tagging.py",
-        "word_chains.py", "training_curves.png", "test_predictions.txt", "test_report.txt", "dev_predictions.json",
-        "test_predictions.json", "dev_span_metrics.json", "test_span_metrics.json", "cluener_predict.json",
-    )  # fmt: skip
     # what a checkpoint to resume from must share with this run's model (`Recipe.check_resume`): the labels in
     # their order, the head and what shapes or trains the encoder; not dropout, which a resumed run may change
     resume_fields = (

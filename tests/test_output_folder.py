@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import make_encoder_dir, one_thread, write_mnist  # noqa: F401 (an autouse fixture)
+from helpers import SignalAtStep, make_encoder_dir, one_thread, write_mnist  # noqa: F401 (an autouse fixture)
 from test_ner_train import base_args, make_sentences, write_conll, write_jsonl
 from test_run_safety import ROOT, run, vae_args
 
 from ner_trainer.train import main as run_ner
-from trainer_common.errors import InputError
+from trainer_common.errors import InputError, Interrupted
 from trainer_common.run_files import MANIFEST, read_manifest
 
 
@@ -53,7 +53,7 @@ def test_overwrite_removes_the_previous_run_and_keeps_everything_else(data, tmp_
         run(vae_args(data, out, "--overwrite_output_dir", "true", "--learning_rate", "0.02"))
     assert {name: (out / name).read_bytes() for name in mine} == mine
     assert not (out / "checkpoint-12").exists() and (out / "checkpoint-8").is_dir()  # the old run's, gone
-    kept = [record.message for record in caplog.records if "removed the previous run" in record.message]
+    kept = [record.message for record in caplog.records if "previous run (" in record.message]
     assert len(kept) == 1 and kept[0].endswith("kept, not written by a run: exp.yaml, notes/, thesis.tex")
 
 
@@ -74,10 +74,18 @@ def test_overwrite_removes_only_what_the_manifest_records(data, tmp_path):
     manifest["entries"] += ["notes.txt", "../outside.txt", "/etc/passwd"]
     (out / MANIFEST).write_text(json.dumps(manifest))
     (tmp_path / "outside.txt").write_text("mine too\n")
-    (out / "checkpoint-99").mkdir()  # checkpoints are only ever a run's
+    (out / "checkpoint-99").mkdir()  # a checkpoint (with its trainer state) is only ever a run's
+    (out / "checkpoint-99" / "trainer_state.json").write_text("{}")
     run(vae_args(data, out, "--overwrite_output_dir", "true"))
     assert (out / "notes.txt").read_text() == "mine\n" and (tmp_path / "outside.txt").read_text() == "mine too\n"
     assert not (out / "checkpoint-99").exists()
+
+    (out / "checkpoint-7").mkdir()  # a folder of the user's that happens to have a checkpoint's name
+    (out / "checkpoint-7" / "thesis.tex").write_text("mine\n")
+    with pytest.raises(InputError, match=r"would write over but no run wrote \(checkpoint-7\)"):
+        run(vae_args(data, out, "--overwrite_output_dir", "true"))
+    (out / "checkpoint-7" / "thesis.tex").unlink()
+    (out / "checkpoint-7").rmdir()
 
     (out / "vocab.txt").write_text("my words\n")  # an output name the run did not write: the next run would
     before = snapshot(out)  # write over it (a NER run saves its tokenizer there), so it is refused by name
@@ -85,6 +93,52 @@ def test_overwrite_removes_only_what_the_manifest_records(data, tmp_path):
         with pytest.raises(InputError, match=r"would write over but no run wrote \(vocab.txt\)"):
             run(vae_args(data, out, *flags))
     assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("damage", ["not json", "", "[1, 2]", '{"entries": "README.md"}'])
+def test_a_damaged_manifest_is_refused_not_guessed(data, tmp_path, damage):
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    (out / MANIFEST).write_text(damage)
+    (out / "vocab.txt").write_text("my words\n")
+    before = snapshot(out)
+    with pytest.raises(InputError, match=r"\.run_manifest\.json: damaged run manifest .* move it away"):
+        run(vae_args(data, out, "--overwrite_output_dir", "true"))
+    assert snapshot(out) == before
+
+
+def test_a_run_that_fails_late_puts_the_previous_run_back(data, tmp_path, monkeypatch):
+    """A bad input found only once training runs (a failing first evaluation here) leaves the replaced run whole."""
+    from trainer_common.trainer import MultiLossTrainer
+
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    mine = user_files(out)
+    before = snapshot(out)
+
+    def fails(self, *args, **kwargs):
+        raise ValueError("a metric this run cannot compute")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MultiLossTrainer, "evaluate", fails)
+        with pytest.raises(ValueError, match="cannot compute"):
+            run(vae_args(data, out, "--overwrite_output_dir", "true", "--learning_rate", "0.02"))
+    assert snapshot(out) == before and {name: (out / name).read_bytes() for name in mine} == mine
+    run(vae_args(data, out, "--overwrite_output_dir", "true", "--learning_rate", "0.02"))  # then it is replaced
+    assert snapshot(out)["model.safetensors"] != before["model.safetensors"] and not (out / ".previous_run").exists()
+
+
+def test_an_interrupted_replacement_keeps_the_previous_run_until_it_finishes(data, tmp_path):
+    out = tmp_path / "run"
+    run(vae_args(data, out))
+    model = (out / "model.safetensors").read_bytes()
+    with pytest.raises(Interrupted):
+        run(vae_args(data, out, "--overwrite_output_dir", "true", "--learning_rate", "0.02"),
+            callbacks=[SignalAtStep(3)])  # fmt: skip
+    assert (out / ".previous_run" / "model.safetensors").read_bytes() == model
+    assert not (out / "model.safetensors").exists() and (out / "checkpoint-3").is_dir()
+    run(vae_args(data, out, "--learning_rate", "0.02", "--resume_from_checkpoint", "true"))
+    assert not (out / ".previous_run").exists() and (out / "model.safetensors").read_bytes() != model
 
 
 def test_every_entry_a_run_writes_is_in_its_manifest(data, ner_files, tmp_path):

@@ -90,7 +90,7 @@ def test_two_processes_save_rotate_overwrite_and_refuse(tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     assert "training: world size 2, per-device train batch size 16, total train batch size 32" in second.stdout
     log = second.stdout + second.stderr
-    assert log.count("removed the previous run") == 1, log[-3000:]  # one process clears, the other waits for it
+    assert log.count("is set aside in") == 1, log[-3000:]  # one process clears, the other waits for it
     check_checkpoints(out, [4, 8])  # nothing left of the first run's 12 and 16
     assert {p.name for p in out.iterdir() if not p.name.startswith("checkpoint-")} == outputs
     assert (out / "model.safetensors").read_bytes() != model

@@ -22,8 +22,6 @@ class Recipe:
     # options naming files or folders the run reads, which it must never delete or write over
     input_options = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir", "data_dir", "dataset_name",
                      "train_file", "validation_file", "test_file")  # fmt: skip
-    # names the task writes in output_dir beside `run_files.OUTPUT_NAMES` (its model code, figures, predictions)
-    output_names: tuple[str, ...] = ()
     # config fields a checkpoint to resume from must share with the run's model (`check_resume`)
     resume_fields: tuple[str, ...] = ()
 
@@ -71,47 +69,40 @@ class Recipe:
         return bool(self.training_args.do_train)
 
     # --- the run ------------------------------------------------------------------------------------------------
-    @property
-    def output_patterns(self) -> tuple[str, ...]:
-        from .run_files import OUTPUT_NAMES
-
-        return OUTPUT_NAMES + self.output_names
-
     def check_output_folder(self) -> tuple[str | None, dict | None]:
         """Check `output_dir` before anything is read or written (every process decides alike). Returns the
         checkpoint to resume from, and the saved results of a run whose model is evaluated in place (else None)."""
         from .output_dir import check_evaluation_dir, check_output_dir, read_results
+        from .run_files import OUTPUT_NAMES
 
-        training_args, patterns = self.training_args, self.output_patterns
+        training_args = self.training_args
         inputs = {name: getattr(self.args, name, None) for name in self.input_options}
         inputs["config file"] = getattr(self.args, "config_file", None)  # set by `args.parse_args`
         if training_args.do_train:
-            return check_output_dir(training_args, inputs, patterns), None
-        if check_evaluation_dir(training_args, inputs, patterns):  # re-evaluating the model saved in output_dir
+            return check_output_dir(training_args, inputs, OUTPUT_NAMES), None
+        if check_evaluation_dir(training_args, inputs, OUTPUT_NAMES):  # re-evaluating the model saved in output_dir
             return None, read_results(training_args.output_dir)  # now: a bad file fails before evaluating
         return None, None
 
-    def clear_output_folder(self) -> None:
-        """Remove the previous run that `--overwrite_output_dir` replaces: once the data and the model have loaded
-        and the trainer is built, so that no bad input leaves a folder with neither the old run nor a new one."""
-        from .run_files import clear_previous_run, run_markers
+    def set_aside_previous_run(self) -> bool:
+        """Move the run that `--overwrite_output_dir` replaces into `.previous_run/` (`run_files`): once the data
+        and the model have loaded and the trainer is built. Returns whether there was one."""
+        from .run_files import OUTPUT_NAMES, run_markers, set_aside_previous_run
 
         training_args = self.training_args
-        with training_args.main_process_first(local=False, desc="clearing output_dir"):
-            if training_args.process_index == 0 and run_markers(training_args.output_dir):
-                clear_previous_run(training_args.output_dir, self.output_patterns)
+        found = bool(run_markers(training_args.output_dir))
+        with training_args.main_process_first(local=False, desc="setting the previous run aside"):
+            if training_args.process_index == 0 and found:
+                set_aside_previous_run(training_args.output_dir, OUTPUT_NAMES)
+        return found
 
     def run(self) -> dict:
         from transformers import set_seed
 
         from .errors import Interrupted
         from .hub_push import push_output_dir
-        from .interrupt import StopOnSignal
-        from .io import write_json
-        from .model_card import write_card
-        from .output_dir import merged_results
-        from .run_files import record_run, recording_callback
-        from .tracking import log_results, log_run_size, setup_logging, setup_wandb
+        from .run_files import OUTPUT_NAMES, discard_previous_run, put_back_previous_run, recording_callback
+        from .tracking import setup_logging, setup_wandb
 
         training_args = self.training_args
         setup_logging(self.training_args, self.package)
@@ -125,15 +116,38 @@ class Recipe:
         if resume and self.trains:
             self.check_resume(model, resume)
         self.trainer = trainer = self.build_trainer(model)
-        trainer.add_callback(recording_callback(self.output_patterns))  # the manifest, at every checkpoint
+        trainer.add_callback(recording_callback(OUTPUT_NAMES))  # the manifest, at every checkpoint
         if training_args.early_stopping_patience is not None:
             from transformers import EarlyStoppingCallback
 
             trainer.add_callback(EarlyStoppingCallback(training_args.early_stopping_patience))
-        if training_args.overwrite_output_dir:
-            self.clear_output_folder()
 
-        results = {}
+        replacing = training_args.overwrite_output_dir and self.set_aside_previous_run()
+        main = trainer.is_world_process_zero()
+        try:
+            results = self.train_and_evaluate(resume)
+            if main:
+                self.write_outputs(results, saved)
+        except Interrupted:
+            raise  # its checkpoint resumes; a replaced run stays set aside until this one finishes
+        except Exception:
+            if replacing and main:  # a bad input found late (first step, first evaluation): the old run is back
+                put_back_previous_run(training_args.output_dir, OUTPUT_NAMES)
+            raise
+        if main:
+            discard_previous_run(training_args.output_dir)
+            if training_args.push_to_hub:
+                push_output_dir(trainer)
+        return results
+
+    def train_and_evaluate(self, resume: str | None) -> dict:
+        """Train (when the run trains) and save the model, then the final evaluation; returns the run's metrics."""
+        from .errors import Interrupted
+        from .interrupt import StopOnSignal
+        from .run_files import OUTPUT_NAMES, record_run
+        from .tracking import log_run_size
+
+        trainer, training_args, results = self.trainer, self.training_args, {}
         if self.trains:
             log_run_size(trainer)
             stop = StopOnSignal()
@@ -148,19 +162,27 @@ class Recipe:
             trainer.save_model()  # model, its code for trust_remote_code, and the tokenizer
             trainer.save_state()
             if trainer.is_world_process_zero():
-                record_run(training_args.output_dir, self.output_patterns)
+                record_run(training_args.output_dir, OUTPUT_NAMES)
             trainer.log_metrics("train", train_result.metrics)
             results.update(train_result.metrics)
         results.update(self.evaluate())
-        in_place = saved is not None  # re-evaluated: the run's training metrics, figures and model card stay
-        if trainer.is_world_process_zero():
-            merged = merged_results(saved, results) if in_place else results
-            write_json(f"{training_args.output_dir}/all_results.json", merged)
-            figures = {} if in_place else self.write_figures()
-            log_results(trainer, self.args, results, figures, self.prediction_tables())
-            if not in_place or training_args.push_to_hub:
-                write_card(self.card_info(results), training_args)
-            record_run(training_args.output_dir, self.output_patterns)
-            if training_args.push_to_hub:
-                push_output_dir(trainer)
         return results
+
+    def write_outputs(self, results: dict, saved: dict | None) -> None:
+        """On the main process: `all_results.json` (merged into the `saved` results of a model re-evaluated in
+        place), figures, W&B results, the model card and the manifest."""
+        from .io import write_json
+        from .model_card import write_card
+        from .output_dir import merged_results
+        from .run_files import OUTPUT_NAMES, record_run
+        from .tracking import log_results
+
+        trainer, training_args = self.trainer, self.training_args
+        in_place = saved is not None  # re-evaluated: the run's training metrics, figures and model card stay
+        merged = merged_results(saved, results) if in_place else results
+        write_json(f"{training_args.output_dir}/all_results.json", merged)
+        figures = {} if in_place else self.write_figures()
+        log_results(trainer, self.args, results, figures, self.prediction_tables())
+        if not in_place or training_args.push_to_hub:
+            write_card(self.card_info(results), training_args)
+        record_run(training_args.output_dir, OUTPUT_NAMES)

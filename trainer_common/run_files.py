@@ -1,10 +1,14 @@
 """Which entries of an output folder a run owns: the only ones `--overwrite_output_dir` may remove.
 
 A run writes a fixed set of top-level names (the model, its config and code, the tokenizer, results, figures,
-predictions, `checkpoint-N` folders): `OUTPUT_NAMES` and the task's own `Recipe.output_names`. It records those it
-wrote in a manifest, `.run_manifest.json`, at every checkpoint and at its end (written atomically). Anything else in
-the folder (the user's notes, data, a git repository) is never touched. A folder written by an older version has no
-manifest; its run is then known by the output names alone.
+predictions, `checkpoint-N` folders): `OUTPUT_NAMES`, every task's, so that one task's run replaces another's whole.
+It records those it wrote in a manifest, `.run_manifest.json`, at every checkpoint and at its end (written
+atomically). Anything else in the folder (the user's notes, data, a git repository) is never touched. A folder
+written by an older version has no manifest; its run is then known by the output names alone.
+
+`--overwrite_output_dir` first sets the previous run aside, in `.previous_run/`: it is deleted once the new run has
+finished, and put back if the new run fails, so that a bad input found late (at the first step, the first
+evaluation) never leaves a folder with neither run.
 """
 
 import fnmatch
@@ -18,13 +22,24 @@ logger = logging.getLogger(__name__)
 
 MANIFEST = ".run_manifest.json"
 STAGING = ".staging"  # where a checkpoint is written before it is renamed into place (`MultiLossTrainer`)
-# Written by every task's run: the model and its code are added by the task (`Recipe.output_names`).
+PREVIOUS_RUN = ".previous_run"  # the run --overwrite_output_dir replaces, until the new one has finished
+# What each task writes beside the common outputs: its model code (the package's flat model files), figures and
+# predictions.
+TASK_OUTPUT_NAMES = {
+    "ner": ("modeling_bert_tagger.py", "configuration_bert_tagger.py", "crf.py", "encoder_layers.py", "tagging.py",
+            "word_chains.py", "training_curves.png", "test_predictions.txt", "test_report.txt",
+            "dev_predictions.json", "test_predictions.json", "dev_span_metrics.json", "test_span_metrics.json",
+            "cluener_predict.json"),
+    "vae": ("modeling_vae.py", "configuration_vae.py", "loss_curves.png", "samples.png", "samples",
+            "reconstructions.png"),
+}  # fmt: skip
 OUTPUT_NAMES = (
-    MANIFEST, STAGING, "checkpoint-[0-9]*", "README.md", "config.json", "generation_config.json", "model.safetensors",
-    "model-*-of-*.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "training_args.bin",
-    "trainer_state.json", "all_results.json", "train_results.json", "eval_results.json", "test_results.json",
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
-    "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model", "chat_template.jinja",
+    MANIFEST, STAGING, PREVIOUS_RUN, "checkpoint-[0-9]*", "README.md", "config.json", "generation_config.json",
+    "model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+    "training_args.bin", "trainer_state.json", "all_results.json", "train_results.json", "eval_results.json",
+    "test_results.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model",
+    "chat_template.jinja", *(name for names in TASK_OUTPUT_NAMES.values() for name in names),
 )  # fmt: skip
 # What marks a folder as holding a run of this toolkit (or of transformers' Trainer), not a downloaded model.
 RUN_MARKERS = (MANIFEST, "trainer_state.json", "all_results.json", "training_args.bin", "checkpoint-[0-9]*")
@@ -56,33 +71,45 @@ def run_markers(folder: str | os.PathLike) -> list[str]:
 
 
 def read_manifest(folder: str | os.PathLike) -> list[str] | None:
-    """The entries the manifest in `folder` records (only plain names, nothing outside the folder); None without a
-    readable manifest."""
+    """The entries the manifest in `folder` records (only plain names, nothing outside the folder); None without
+    one. A damaged manifest is an `InputError`: what the run wrote is unknown."""
+    from .errors import InputError
+
     path = Path(folder) / MANIFEST
+    if not (path.exists() or path.is_symlink()):
+        return None
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))["entries"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # no manifest, or a damaged one: the output names then tell the run's entries
-    if not isinstance(entries, list):
-        return None
+        if not isinstance(entries, list):
+            raise TypeError(f"entries is a {type(entries).__name__}, not a list")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(
+            f"{path}: damaged run manifest ({type(err).__name__}: {err}), so what the run wrote is unknown: move it "
+            "away to treat the folder as an older version's (whose every output name is the run's)"
+        ) from err
     return [e for e in entries if isinstance(e, str) and e not in ("", ".", "..") and Path(e).name == e]
 
 
-def _always_a_runs(name: str, patterns) -> bool:
-    """Entries only a run makes: its manifest, checkpoints, staging folder and cut-short atomic writes."""
-    return (
-        name in (MANIFEST, STAGING) or is_output_name(name, ("checkpoint-[0-9]*",)) or is_partial_write(name, patterns)
-    )
+def _is_checkpoint(name: str) -> bool:
+    return is_output_name(name, ("checkpoint-[0-9]*",))
+
+
+def _always_a_runs(folder: Path, name: str, patterns) -> bool:
+    """Entries only a run makes: its manifest, staging folders, cut-short atomic writes, and complete checkpoints
+    (a `checkpoint-N` without a trainer state is not the Trainer's)."""
+    if _is_checkpoint(name):
+        return (folder / name / "trainer_state.json").is_file()
+    return name in (MANIFEST, STAGING, PREVIOUS_RUN) or is_partial_write(name, patterns)
 
 
 def previous_run_entries(folder: str | os.PathLike, patterns) -> list[str]:
     """What a previous run wrote in `folder`, among the names a run writes (`patterns`): those its manifest records,
     and the entries only a run makes; in a folder without a manifest (an older version's), every output name."""
-    recorded = read_manifest(folder)
+    folder, recorded = Path(folder), read_manifest(folder)
     present = output_entries(folder, patterns)
-    if recorded is None:
-        return present if run_markers(folder) else [name for name in present if _always_a_runs(name, patterns)]
-    return [name for name in present if name in recorded or _always_a_runs(name, patterns)]
+    if recorded is None and run_markers(folder):  # an older version's run: known by the names alone
+        return present
+    return [name for name in present if name in (recorded or ()) or _always_a_runs(folder, name, patterns)]
 
 
 def foreign_entries(folder: str | os.PathLike, patterns) -> list[str]:
@@ -97,28 +124,55 @@ def record_run(folder: str | os.PathLike, patterns) -> None:
     name is the run's: the run refused to start beside any that no run wrote (`foreign_entries`)."""
     from .io import write_json
 
-    entries = set(output_entries(folder, patterns)) | {MANIFEST}
+    entries = (set(output_entries(folder, patterns)) - {PREVIOUS_RUN}) | {MANIFEST}  # the replaced run's, not this
     write_json(Path(folder) / MANIFEST, {"format": 1, "entries": sorted(entries)})
 
 
-def clear_previous_run(folder: str | os.PathLike, patterns) -> None:
-    """Remove the previous run's entries from `folder`, and nothing else; log what is kept. The manifest goes last,
-    so that a clear cut short can be finished by the next one."""
+def set_aside_previous_run(folder: str | os.PathLike, patterns) -> None:
+    """Move the previous run's entries into `.previous_run/` (an older run set aside there, whose replacement was
+    interrupted, is deleted), and nothing else; log what is kept."""
     folder = Path(folder)
-    doomed = [name for name in previous_run_entries(folder, patterns) if name != MANIFEST]
-    others = [entry for entry in folder.iterdir() if entry.name not in doomed and entry.name != MANIFEST]
-    kept = sorted(entry.name + ("/" if entry.is_dir() else "") for entry in others)
-    for name in doomed:
-        entry = folder / name
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink(missing_ok=True)
-    (folder / MANIFEST).unlink(missing_ok=True)
+    aside = folder / PREVIOUS_RUN
+    _remove(aside)
+    moved = [name for name in previous_run_entries(folder, patterns) if name != PREVIOUS_RUN]
+    kept = sorted(
+        entry.name + ("/" if entry.is_dir() else "") for entry in folder.iterdir() if entry.name not in moved
+    )
+    aside.mkdir()
+    for name in moved:
+        os.replace(folder / name, aside / name)
     shown = f"; kept, not written by a run: {', '.join(kept)}" if kept else ""
     logger.warning(
-        "--overwrite_output_dir: removed the previous run (%d entries) from %s%s", len(doomed), folder, shown
-    )
+        "--overwrite_output_dir: the previous run (%d entries) is set aside in %s until this one finishes%s",
+        len(moved), aside, shown,
+    )  # fmt: skip
+
+
+def put_back_previous_run(folder: str | os.PathLike, patterns) -> None:
+    """After a failed run: remove what it wrote and move the run it was replacing back into place."""
+    folder = Path(folder)
+    aside = folder / PREVIOUS_RUN
+    if not aside.is_dir():
+        return
+    for name in output_entries(folder, patterns):
+        if name != PREVIOUS_RUN:
+            _remove(folder / name)
+    for entry in aside.iterdir():
+        os.replace(entry, folder / entry.name)
+    aside.rmdir()
+    logger.warning("the run failed: the previous run is back in place in %s", folder)
+
+
+def discard_previous_run(folder: str | os.PathLike) -> None:
+    """Delete the run set aside in `.previous_run/`, once the run replacing it has finished."""
+    _remove(Path(folder) / PREVIOUS_RUN)
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry)
+    elif entry.exists() or entry.is_symlink():
+        entry.unlink()
 
 
 def inside(path: str | os.PathLike, folder: str | os.PathLike) -> str | None:

@@ -114,8 +114,6 @@ class VAERecipe(Recipe):
     """`run_vae.py`: train on MNIST, evaluate on its test split, write the figures."""
 
     package = __package__
-    output_names = ("modeling_vae.py", "configuration_vae.py", "loss_curves.png", "samples.png", "samples",
-                    "reconstructions.png")  # fmt: skip
     # what a checkpoint to resume from must share with this run's model (`Recipe.check_resume`): the sizes that
     # shape the weights, and the loss's KL weight
     resume_fields = ("input_dim", "hidden_dim", "latent_dim", "image_size", "kl_weight")
