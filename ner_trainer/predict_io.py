@@ -78,17 +78,17 @@ def check_output_file(path: str | None, inputs: dict[str, str | None]) -> None:
 
 
 def _holds_predictions(path: Path) -> bool:
-    """Whether a file is empty or predict's output (its first line a record with the keys predict writes), which a
-    new prediction may replace: any other file is the user's."""
-    if path.stat().st_size == 0:
-        return True
+    """Whether a file is empty or predict's output (every line a record with the keys predict writes), which a new
+    prediction may replace: any other file is the user's."""
     with open(path, "rb") as file:
-        first = file.readline(1 << 20)
-    try:
-        record = json.loads(first)
-    except ValueError:  # not JSON, not UTF-8, or a first line longer than any record's start
-        return False
-    return isinstance(record, dict) and PREDICTION_KEYS <= record.keys()
+        for line in file:
+            try:
+                record = json.loads(line)
+            except ValueError:  # not JSON, or not UTF-8
+                return False
+            if not (isinstance(record, dict) and PREDICTION_KEYS <= record.keys()):
+                return False
+    return True
 
 
 def write_jsonl(results: list[dict], path_or_stdout=None) -> None:

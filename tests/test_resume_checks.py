@@ -133,7 +133,9 @@ def test_a_checkpoint_with_a_broken_config_is_refused(data, tmp_path, breakage, 
 
 def damage(path: Path, how: str) -> None:
     raw = path.read_bytes()
-    if how == "cut":
+    if how is None:
+        path.unlink()
+    elif how == "cut":
         path.write_bytes(raw[:100])
     elif how == "flip":  # one byte of the stored tensors: only the zip checksum tells
         middle = len(raw) // 2
@@ -149,7 +151,12 @@ def damage(path: Path, how: str) -> None:
      ("trainer_state.json", '{"global_step": "x"}', "global_step 'x' is not a step number"),
      ("optimizer.pt", "cut", "optimizer.pt is not a complete torch file"),
      ("scheduler.pt", "garbage", "scheduler.pt is not a complete torch file"),
-     ("rng_state.pth", "flip", "rng_state.pth is damaged")],
+     ("rng_state.pth", "flip", "rng_state.pth is damaged"),
+     ("trainer_state.json", '{"global_step": 2, "log_history": "x"}', "log_history is not a list"),
+     ("trainer_state.json", '{"global_step": 2, "best_metric": "high"}', "best_metric not a number"),
+     ("trainer_state.json", '{"global_step": 5}', "is at step 5: --max_steps 3 leaves nothing to train"),
+     ("optimizer.pt", None, "no optimizer.pt: resuming would restart the optimizer"),
+     ("scheduler.pt", None, "no scheduler.pt: resuming would restart the optimizer")],
 )  # fmt: skip
 def test_a_checkpoint_with_a_damaged_trainer_state_is_refused(data, tmp_path, name, how, match):
     out = resume_folder(tmp_path, data["plain"])

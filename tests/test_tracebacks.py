@@ -122,9 +122,10 @@ def test_predict_bad_input_and_output_paths(tagger_dir, tmp_path, capsys):
     assert config.read_bytes() == before
 
     theirs = tmp_path / "results.jsonl"  # a file of the user's: never replaced by predictions
-    theirs.write_text('{"id": 1, "score": 0.5}\n')
-    assert "holds other data than predictions" in error("--output_file", str(theirs), "Paris")
-    assert theirs.read_text() == '{"id": 1, "score": 0.5}\n'
+    for text in ('{"id": 1, "score": 0.5}\n', '{"text": "a", "words": ["a"], "tags": ["O"], "entities": []}\nmine\n'):
+        theirs.write_text(text)
+        assert "holds other data than predictions" in error("--output_file", str(theirs), "Paris")
+        assert theirs.read_text() == text
     ours = tmp_path / "tags.jsonl"  # an earlier prediction is replaced
     argv = ["predict", "--model", str(tagger_dir), "--device", "cpu", "--output_file", str(ours)]
     for text in ("Paris", "London"):

@@ -62,7 +62,7 @@ class Recipe:
         shapes (`resume.check_checkpoint`)."""
         from .resume import check_checkpoint
 
-        check_checkpoint(model, checkpoint, self.resume_fields)
+        check_checkpoint(model, checkpoint, self.resume_fields, self.training_args.max_steps)
 
     @property
     def trains(self) -> bool:

@@ -20,10 +20,11 @@ _short = reprlib.Repr()  # long values cut: the labels of a big tag set stay one
 _short.maxdict, _short.maxlist, _short.maxstring, _short.maxother = 4, 6, 24, 40
 
 
-def check_checkpoint(model, checkpoint: str, fields: tuple[str, ...] = ()) -> None:
+def check_checkpoint(model, checkpoint: str, fields: tuple[str, ...] = (), max_steps: int = -1) -> None:
     """Refuse (`InputError`) `checkpoint` unless its config equals `model.config` on `model_type` and `fields`
     (attribute names, dotted for a nested config: `"encoder.hidden_size"`), and its weights have the names and
-    shapes of `model`'s. A config missing or unreadable is refused too."""
+    shapes of `model`'s. A config missing or unreadable is refused too, and a Trainer state that would not resume
+    (`check_trainer_state`, with the run's `max_steps`)."""
     where = f"--resume_from_checkpoint {checkpoint}"
     ours = model.config
     saved = _read_config(Path(checkpoint) / "config.json", where)
@@ -43,27 +44,39 @@ def check_checkpoint(model, checkpoint: str, fields: tuple[str, ...] = ()) -> No
     if differences:
         more = f"; ... ({len(differences)} differences)" if len(differences) > SHOWN else ""
         raise InputError(f"{where} was written by another run: {'; '.join(differences[:SHOWN])}{more}")
-    check_trainer_state(Path(checkpoint), where)
+    check_trainer_state(Path(checkpoint), where, max_steps)
 
 
-def check_trainer_state(checkpoint: Path, where: str) -> None:
-    """Refuse a checkpoint whose Trainer state would fail to load mid-start: a `trainer_state.json` that is not a
-    JSON object with a whole `global_step`, or an optimizer, scheduler, scaler or RNG state file that is not a
-    complete torch archive (each is a zip file with checksums, read here without unpickling anything)."""
+def check_trainer_state(checkpoint: Path, where: str, max_steps: int = -1) -> None:
+    """Refuse a checkpoint whose Trainer state would fail to load mid-start, or resume wrongly without a word: a
+    `trainer_state.json` that is not a JSON object with a whole `global_step` (below `max_steps`, when set: else
+    there is nothing left to train), a list `log_history` and a number or null `best_metric`; an optimizer or
+    scheduler state that is missing (the Trainer would start a new one, silently); or an optimizer, scheduler, scaler
+    or RNG state file that is not a complete torch archive (each is a zip file with checksums, read here without
+    unpickling anything)."""
     import zipfile
 
-    state = _read_json(checkpoint / "trainer_state.json", where, "a Trainer state")
-    step = state.get("global_step")
+    path = checkpoint / "trainer_state.json"
+    state = _read_json(path, where, "a Trainer state")
+    step, history, best = state.get("global_step"), state.get("log_history", []), state.get("best_metric")
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
-        raise InputError(f"{checkpoint / 'trainer_state.json'}: global_step {step!r} is not a step number")
-    for path in sorted(checkpoint.glob("*.pt")) + sorted(checkpoint.glob("*.pth")):
+        raise InputError(f"{path}: global_step {step!r} is not a step number")
+    if 0 < max_steps <= step:
+        raise InputError(f"{where} is at step {step}: --max_steps {max_steps} leaves nothing to train")
+    if not isinstance(history, list) or not (best is None or isinstance(best, int | float)):
+        raise InputError(f"{path}: log_history is not a list, or best_metric not a number")
+    if not any(checkpoint.glob("global_step*")):  # DeepSpeed keeps both states in its own folder
+        missing = [name for name in ("optimizer.pt", "scheduler.pt") if not (checkpoint / name).is_file()]
+        if missing:
+            raise InputError(f"{where}: no {' or '.join(missing)}: resuming would restart the optimizer, silently")
+    for state_file in sorted(checkpoint.glob("*.pt")) + sorted(checkpoint.glob("*.pth")):
         try:
-            with zipfile.ZipFile(path) as archive:
+            with zipfile.ZipFile(state_file) as archive:
                 broken = archive.testzip()
         except (OSError, zipfile.BadZipFile, EOFError) as err:
-            raise InputError(f"{where}: {path.name} is not a complete torch file ({err})") from err
+            raise InputError(f"{where}: {state_file.name} is not a complete torch file ({err})") from err
         if broken is not None:
-            raise InputError(f"{where}: {path.name} is damaged (checksum of {broken} wrong)")
+            raise InputError(f"{where}: {state_file.name} is damaged (checksum of {broken} wrong)")
 
 
 def _read_config(path: Path, where: str) -> dict:
