@@ -93,6 +93,14 @@ def test_training_values_are_refused_with_their_range(task, argv, message):
     refused(task, argv, message)
 
 
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_an_optimizer_or_deepspeed_without_its_package_is_refused(task):
+    refused(task, ["--optim", "adamw_bnb_8bit"], "--optim adamw_bnb_8bit: You need to install `bitsandbytes`")
+    refused(task, ["--optim", "schedule_free_adamw"], "You need to install `schedulefree`")
+    refused(task, ["--deepspeed", "ds.json"], "bad arguments: ")  # no deepspeed here
+    assert parse(task, ["--optim", "adafactor"])[1].optim == "adafactor"
+
+
 def test_an_empty_output_dir_is_refused():
     for task in TASKS:
         with pytest.raises(InputError, match="--output_dir is empty"):

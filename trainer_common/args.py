@@ -253,8 +253,8 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
         parsed = parser.parse_args_into_dataclasses(args=argv)
     except InputError:
         raise
-    except ValueError as err:  # raised by a dataclass's own checks (TrainingArguments): always a bad argument
-        raise InputError(f"bad arguments: {err}") from err
+    except (ValueError, ImportError) as err:  # a dataclass's own checks (TrainingArguments; --deepspeed without
+        raise InputError(f"bad arguments: {err}") from err  # the package): always a bad argument
     for arguments in parsed:  # an input of the run, which it must never delete or write over (`Recipe`)
         arguments.config_file = config_path
     return parsed

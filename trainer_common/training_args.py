@@ -105,6 +105,7 @@ class TaskTrainingArguments(TrainingArguments):
             self.save_total_limit = 2
         super().__post_init__()
         _check_report_to(self.report_to)
+        _check_optimizer(self)
         check_hub_strategy(self)
         if self.early_stopping_patience is not None and not self.load_best_model_at_end:
             raise InputError(
@@ -186,3 +187,17 @@ def _has_accelerator() -> bool:
 
     accelerator = getattr(torch, "accelerator", None)
     return accelerator.is_available() if accelerator is not None else torch.cuda.is_available()
+
+
+def _check_optimizer(training_args) -> None:
+    """Refuse an `--optim` whose package is not installed now, not at the first training step."""
+    from transformers import Trainer
+
+    from .errors import InputError
+
+    try:
+        Trainer.get_optimizer_cls_and_kwargs(training_args)
+    except ImportError as err:
+        raise InputError(f"--optim {getattr(training_args.optim, 'value', training_args.optim)}: {err}") from err
+    except (ValueError, TypeError, KeyError):  # GaLore, Apollo, LOMO need the model: checked when it is built
+        pass
