@@ -298,9 +298,11 @@ class NERTrainingArguments(TaskTrainingArguments):
         for option in ("classifier_learning_rate", "crf_learning_rate"):
             check_range(option, getattr(self, option), 0, above=True)
         check_range("layer_lr_decay", self.layer_lr_decay, 0, 1, above=True)
+        if not self.eval_do_concat_batches:  # the word alignment reads one array of predictions for the whole split
+            raise InputError("--eval_do_concat_batches false is not supported: NER maps all predictions to words")
         if self.label_names is not None:  # here tag names; the Trainer's batches always hold theirs as "labels"
             items = [self.label_names] if isinstance(self.label_names, str) else self.label_names
-            names = [name.strip() for item in items for name in item.split(",") if name.strip()]
-            if not names or len(set(names)) != len(names):
+            names = [name.strip() for item in items for name in item.split(",")]
+            if not names or "" in names or len(set(names)) != len(names):
                 raise InputError(f"--label_names must name each label once, got {self.label_names}")
             self.label_names = names

@@ -244,3 +244,9 @@ def test_scripts_refuse_bad_values_before_writing(tmp_path):
     proc = run_script("run_ner.py", path, "--output_dir", str(out))
     assert proc.returncode == 2 and proc.stderr == f"error: {path}: key 'seed' is given twice\n", proc.stderr[-3000:]
     assert not out.exists()
+
+
+def test_ner_refuses_split_evaluation_batches_and_empty_label_names():
+    refused("ner", ["--eval_do_concat_batches", "false"], "--eval_do_concat_batches false is not supported")
+    refused("ner", ["--label_names", "O", "", "B-PER"], "--label_names must name each label once")
+    assert parse("ner", ["--label_names", "O,B-PER", "I-PER"])[1].label_names == ["O", "B-PER", "I-PER"]
