@@ -61,10 +61,10 @@ def resolve_resume(output_dir: str, resume_from_checkpoint: str | None) -> str |
     return str(path)
 
 
-def check_output_dir(training_args, inputs: dict[str, str | None], patterns) -> str | None:
+def check_output_dir(training_args, inputs: dict[str, str | None]) -> str | None:
     """Refuse to train into a folder that holds a run, unless told to overwrite or resume it; refuse a folder whose
     own files (not a run's) the run would write over; refuse to delete or write over any of the run's `inputs`
-    (`{option: path}`). `patterns` are the names the run writes (`run_files`). Returns the checkpoint to resume from
+    (`{option: path}`); what a run writes and owns is `run_files`'. Returns the checkpoint to resume from
     (`resolve_resume`), or None. Runs on every process before any of them changes the folder, so that all decide
     alike."""
     out = training_args.output_dir
@@ -78,11 +78,11 @@ def check_output_dir(training_args, inputs: dict[str, str | None], patterns) -> 
             f"--output_dir {out} holds a previous run ({_shown(found)}): pass --overwrite_output_dir to replace it, "
             "or --resume_from_checkpoint true to continue it"
         )
-    _check_writes(out, inputs, patterns, deletes=bool(found) and training_args.overwrite_output_dir)
+    _check_writes(out, inputs, deletes=bool(found) and training_args.overwrite_output_dir)
     return resume
 
 
-def check_evaluation_dir(training_args, inputs: dict[str, str | None], patterns) -> bool:
+def check_evaluation_dir(training_args, inputs: dict[str, str | None]) -> bool:
     """Without training: refuse a folder that holds a run of another model than `inputs["model_name_or_path"]`,
     whose results and predictions the evaluation would replace, unless told to overwrite it; refuse as
     `check_output_dir` does for the user's files and the run's inputs. Returns True when the model evaluated is
@@ -98,21 +98,21 @@ def check_evaluation_dir(training_args, inputs: dict[str, str | None], patterns)
             f"--output_dir {out} holds a previous run ({_shown(found)}) of another model than --model_name_or_path "
             f"{model}: pass --overwrite_output_dir to replace it, or evaluate into another --output_dir"
         )
-    _check_writes(out, inputs, patterns, deletes=bool(found) and overwrite)
+    _check_writes(out, inputs, deletes=bool(found) and overwrite)
     return False
 
 
-def _check_writes(out: str, inputs: dict[str, str | None], patterns, deletes: bool) -> None:
+def _check_writes(out: str, inputs: dict[str, str | None], deletes: bool) -> None:
     """Refuse what the run would lose: a user's file with an output's name that no run wrote (never removed, even
     with --overwrite_output_dir); an input inside an entry the run deletes (`deletes`: the previous
     run's, with --overwrite_output_dir) or writes (a file with an output's name)."""
-    theirs = foreign_entries(out, patterns)
+    theirs = foreign_entries(out)
     if theirs:
         raise InputError(
             f"--output_dir {out} holds files that a run would write over but no run wrote ({_shown(theirs)}): "
             "move them, or choose another --output_dir"
         )
-    doomed = set(previous_run_entries(out, patterns)) if deletes else set()
+    doomed = set(previous_run_entries(out)) if deletes else set()
     for option, path in inputs.items():
         entry = inside(path, out) if path else None
         if entry == "." and deletes:
@@ -121,7 +121,7 @@ def _check_writes(out: str, inputs: dict[str, str | None], patterns, deletes: bo
             raise InputError(
                 f"--overwrite_output_dir would delete --{option} {path}: {entry} in {out} is the previous run's"
             )
-        if entry not in (None, ".") and is_output_name(entry, patterns) and not entry.startswith("checkpoint-"):
+        if entry not in (None, ".") and is_output_name(entry) and not entry.startswith("checkpoint-"):
             raise InputError(f"--{option} {path} would be written over: the run writes {entry} in {out}; move it")
 
 

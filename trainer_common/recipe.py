@@ -73,27 +73,26 @@ class Recipe:
         """Check `output_dir` before anything is read or written (every process decides alike). Returns the
         checkpoint to resume from, and the saved results of a run whose model is evaluated in place (else None)."""
         from .output_dir import check_evaluation_dir, check_output_dir, read_results
-        from .run_files import OUTPUT_NAMES
 
         training_args = self.training_args
         inputs = {name: getattr(self.args, name, None) for name in self.input_options}
         inputs["config file"] = getattr(self.args, "config_file", None)  # set by `args.parse_args`
         if training_args.do_train:
-            return check_output_dir(training_args, inputs, OUTPUT_NAMES), None
-        if check_evaluation_dir(training_args, inputs, OUTPUT_NAMES):  # re-evaluating the model saved in output_dir
+            return check_output_dir(training_args, inputs), None
+        if check_evaluation_dir(training_args, inputs):  # re-evaluating the model saved in output_dir
             return None, read_results(training_args.output_dir)  # now: a bad file fails before evaluating
         return None, None
 
     def set_aside_previous_run(self) -> bool:
         """Move the run that `--overwrite_output_dir` replaces into `.previous_run/` (`run_files`): once the data
         and the model have loaded and the trainer is built. Returns whether there was one."""
-        from .run_files import OUTPUT_NAMES, run_markers, set_aside_previous_run
+        from .run_files import run_markers, set_aside_previous_run
 
         training_args = self.training_args
         found = bool(run_markers(training_args.output_dir))
         with training_args.main_process_first(local=False, desc="setting the previous run aside"):
             if training_args.process_index == 0 and found:
-                set_aside_previous_run(training_args.output_dir, OUTPUT_NAMES)
+                set_aside_previous_run(training_args.output_dir)
         return found
 
     def run(self) -> dict:
@@ -101,7 +100,7 @@ class Recipe:
 
         from .errors import Interrupted
         from .hub_push import push_output_dir
-        from .run_files import OUTPUT_NAMES, discard_previous_run, put_back_previous_run, recording_callback
+        from .run_files import discard_previous_run, put_back_previous_run, recording_callback
         from .tracking import setup_logging, setup_wandb
 
         training_args = self.training_args
@@ -116,7 +115,7 @@ class Recipe:
         if resume and self.trains:
             self.check_resume(model, resume)
         self.trainer = trainer = self.build_trainer(model)
-        trainer.add_callback(recording_callback(OUTPUT_NAMES))  # the manifest, at every checkpoint
+        trainer.add_callback(recording_callback())  # the manifest, at every checkpoint
         if training_args.early_stopping_patience is not None:
             from transformers import EarlyStoppingCallback
 
@@ -132,7 +131,7 @@ class Recipe:
             raise  # its checkpoint resumes; a replaced run stays set aside until this one finishes
         except Exception:
             if replacing and main:  # a bad input found late (first step, first evaluation): the old run is back
-                put_back_previous_run(training_args.output_dir, OUTPUT_NAMES)
+                put_back_previous_run(training_args.output_dir)
             raise
         if main:
             discard_previous_run(training_args.output_dir)
@@ -144,7 +143,7 @@ class Recipe:
         """Train (when the run trains) and save the model, then the final evaluation; returns the run's metrics."""
         from .errors import Interrupted
         from .interrupt import StopOnSignal
-        from .run_files import OUTPUT_NAMES, record_run
+        from .run_files import record_run
         from .tracking import log_run_size
 
         trainer, training_args, results = self.trainer, self.training_args, {}
@@ -162,7 +161,7 @@ class Recipe:
             trainer.save_model()  # model, its code for trust_remote_code, and the tokenizer
             trainer.save_state()
             if trainer.is_world_process_zero():
-                record_run(training_args.output_dir, OUTPUT_NAMES)
+                record_run(training_args.output_dir)
             trainer.log_metrics("train", train_result.metrics)
             results.update(train_result.metrics)
         results.update(self.evaluate())
@@ -174,7 +173,7 @@ class Recipe:
         from .io import write_json
         from .model_card import write_card
         from .output_dir import merged_results
-        from .run_files import OUTPUT_NAMES, record_run
+        from .run_files import record_run
         from .tracking import log_results
 
         trainer, training_args = self.trainer, self.training_args
@@ -185,4 +184,4 @@ class Recipe:
         log_results(trainer, self.args, results, figures, self.prediction_tables())
         if not in_place or training_args.push_to_hub:
             write_card(self.card_info(results), training_args)
-        record_run(training_args.output_dir, OUTPUT_NAMES)
+        record_run(training_args.output_dir)

@@ -45,20 +45,20 @@ OUTPUT_NAMES = (
 RUN_MARKERS = (MANIFEST, "trainer_state.json", "all_results.json", "training_args.bin", "checkpoint-[0-9]*")
 
 
-def is_output_name(name: str, patterns) -> bool:
-    """Whether a run writes an entry called `name` (`patterns`: `OUTPUT_NAMES` and the task's own)."""
+def is_output_name(name: str, patterns=OUTPUT_NAMES) -> bool:
+    """Whether an entry called `name` matches `patterns`: by default, whether a run writes it."""
     if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
         return not name.startswith("checkpoint-") or name[len("checkpoint-") :].isdigit()
     return is_partial_write(name, patterns)
 
 
-def is_partial_write(name: str, patterns) -> bool:
+def is_partial_write(name: str, patterns=OUTPUT_NAMES) -> bool:
     """An atomic write of an output cut short: `.NAME.` and mkstemp's 8 random characters (`io.atomic_path`)."""
     return any(fnmatch.fnmatchcase(name, f".{pattern}.????????*") for pattern in patterns)
 
 
-def output_entries(folder: str | os.PathLike, patterns) -> list[str]:
-    """Names in `folder` that a run writes (`patterns`), sorted."""
+def output_entries(folder: str | os.PathLike, patterns=OUTPUT_NAMES) -> list[str]:
+    """Names in `folder` that match `patterns` (by default, that a run writes), sorted."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -94,47 +94,47 @@ def _is_checkpoint(name: str) -> bool:
     return is_output_name(name, ("checkpoint-[0-9]*",))
 
 
-def _always_a_runs(folder: Path, name: str, patterns) -> bool:
+def _always_a_runs(folder: Path, name: str) -> bool:
     """Entries only a run makes: its manifest, staging folders, cut-short atomic writes, and complete checkpoints
     (a `checkpoint-N` without a trainer state is not the Trainer's)."""
     if _is_checkpoint(name):
         return (folder / name / "trainer_state.json").is_file()
-    return name in (MANIFEST, STAGING, PREVIOUS_RUN) or is_partial_write(name, patterns)
+    return name in (MANIFEST, STAGING, PREVIOUS_RUN) or is_partial_write(name)
 
 
-def previous_run_entries(folder: str | os.PathLike, patterns) -> list[str]:
-    """What a previous run wrote in `folder`, among the names a run writes (`patterns`): those its manifest records,
+def previous_run_entries(folder: str | os.PathLike) -> list[str]:
+    """What a previous run wrote in `folder`, among the names a run writes: those its manifest records,
     and the entries only a run makes; in a folder without a manifest (an older version's), every output name."""
     folder, recorded = Path(folder), read_manifest(folder)
-    present = output_entries(folder, patterns)
+    present = output_entries(folder)
     if recorded is None and run_markers(folder):  # an older version's run: known by the names alone
         return present
-    return [name for name in present if name in (recorded or ()) or _always_a_runs(folder, name, patterns)]
+    return [name for name in present if name in (recorded or ()) or _always_a_runs(folder, name)]
 
 
-def foreign_entries(folder: str | os.PathLike, patterns) -> list[str]:
+def foreign_entries(folder: str | os.PathLike) -> list[str]:
     """Entries with a name a run writes that no run wrote (the user's `README.md`, a `vocab.txt` added beside a
     run): a run would write over them."""
-    owned = set(previous_run_entries(folder, patterns))
-    return [name for name in output_entries(folder, patterns) if name not in owned]
+    owned = set(previous_run_entries(folder))
+    return [name for name in output_entries(folder) if name not in owned]
 
 
-def record_run(folder: str | os.PathLike, patterns) -> None:
+def record_run(folder: str | os.PathLike) -> None:
     """Write the manifest of the entries the run has written so far (main process only). Every entry with an output
     name is the run's: the run refused to start beside any that no run wrote (`foreign_entries`)."""
     from .io import write_json
 
-    entries = (set(output_entries(folder, patterns)) - {PREVIOUS_RUN}) | {MANIFEST}  # the replaced run's, not this
+    entries = (set(output_entries(folder)) - {PREVIOUS_RUN}) | {MANIFEST}  # the replaced run's, not this
     write_json(Path(folder) / MANIFEST, {"format": 1, "entries": sorted(entries)})
 
 
-def set_aside_previous_run(folder: str | os.PathLike, patterns) -> None:
+def set_aside_previous_run(folder: str | os.PathLike) -> None:
     """Move the previous run's entries into `.previous_run/` (an older run set aside there, whose replacement was
     interrupted, is deleted), and nothing else; log what is kept."""
     folder = Path(folder)
     aside = folder / PREVIOUS_RUN
     _remove(aside)
-    moved = [name for name in previous_run_entries(folder, patterns) if name != PREVIOUS_RUN]
+    moved = [name for name in previous_run_entries(folder) if name != PREVIOUS_RUN]
     kept = sorted(
         entry.name + ("/" if entry.is_dir() else "") for entry in folder.iterdir() if entry.name not in moved
     )
@@ -148,13 +148,13 @@ def set_aside_previous_run(folder: str | os.PathLike, patterns) -> None:
     )  # fmt: skip
 
 
-def put_back_previous_run(folder: str | os.PathLike, patterns) -> None:
+def put_back_previous_run(folder: str | os.PathLike) -> None:
     """After a failed run: remove what it wrote and move the run it was replacing back into place."""
     folder = Path(folder)
     aside = folder / PREVIOUS_RUN
     if not aside.is_dir():
         return
-    for name in output_entries(folder, patterns):
+    for name in output_entries(folder):
         if name != PREVIOUS_RUN:
             _remove(folder / name)
     for entry in aside.iterdir():
@@ -184,13 +184,13 @@ def inside(path: str | os.PathLike, folder: str | os.PathLike) -> str | None:
     return relative.parts[0] if relative.parts else "."
 
 
-def recording_callback(patterns):
+def recording_callback():
     """A `TrainerCallback` that records the run's entries in the manifest at every checkpoint (main process)."""
     from transformers import TrainerCallback
 
     class RecordRun(TrainerCallback):
         def on_save(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
-                record_run(args.output_dir, patterns)
+                record_run(args.output_dir)
 
     return RecordRun()
