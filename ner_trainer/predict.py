@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    from trainer_common.loading import load_checked
+    from trainer_common.loading import check_finite, load_checked
 
     try:  # registers our BertTagger with the Auto classes
         import ner_trainer  # noqa: F401
@@ -210,8 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError("--device cuda was asked for, but no CUDA device is available")
     # any token classifier loads, but only whole: a plain encoder would get a random classifier
     model = load_checked(AutoModelForTokenClassification, args.model, trust_remote_code=args.trust_remote_code)
-    if not all(bool(weights.isfinite().all()) for weights in model.parameters()):
-        raise InputError(f"{args.model}: its weights hold NaN or inf values; its tags would be meaningless")
+    check_finite(model, args.model, "tags")
     try:
         tokenizer = AutoTokenizer.from_pretrained(args.model)
     except Exception as err:  # noqa: BLE001 (a missing or unreadable tokenizer file)

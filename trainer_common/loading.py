@@ -69,3 +69,9 @@ def load_checked(model_class, path: str, model_types: tuple[str, ...] | None = N
     if problems:
         raise InputError(f"{path} is not a complete {model_type!r} checkpoint: {'; '.join(problems)}")
     return model
+
+
+def check_finite(model, path: str, result: str) -> None:
+    """Refuse a loaded `model` whose weights hold NaN or inf: it would run, and its `result` would mean nothing."""
+    if not all(bool(weights.isfinite().all()) for weights in model.parameters()):
+        raise InputError(f"{path}: its weights hold NaN or inf values; its {result} would be meaningless")

@@ -97,15 +97,14 @@ def main(argv: list[str] | None = None) -> None:
 
     from transformers import AutoModel
 
-    from trainer_common.loading import load_checked
+    from trainer_common.loading import check_finite, load_checked
 
     from . import VAEConfig  # registers the Auto classes
     from .plots import write_samples
 
     model_type = (VAEConfig.model_type,)
     model = load_checked(AutoModel, args.model, model_type, trust_remote_code=args.trust_remote_code)
-    if not all(bool(weights.isfinite().all()) for weights in model.parameters()):
-        raise InputError(f"{args.model}: its weights hold NaN or inf values; its samples would be blank")
+    check_finite(model, args.model, "samples")
     check_output(out)  # again: the folder may have changed while the model loaded
     try:
         out.mkdir(parents=True, exist_ok=True)
