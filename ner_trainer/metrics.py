@@ -14,7 +14,7 @@ from transformers import EvalPrediction
 from trainer_common.errors import InputError
 
 from .data import WordAlignment
-from .tagging import check_tag, convert, from_spans, normalize_scheme, well_formed_spans
+from .tagging import check_tag, convert, normalize_scheme
 
 OVERALL = ("precision", "recall", "f1", "accuracy")
 
@@ -75,7 +75,7 @@ def _word_accuracy(true_tags, pred_tags, scheme: str, strict: bool) -> float:
 
 def _well_formed_iob2(tag_lists, scheme: str) -> list[list[str]]:
     """IOB2 tags of only the entities that are well formed in `scheme` (`tagging.well_formed_spans`)."""
-    return [from_spans(well_formed_spans(tags, scheme), len(tags), "iob2") for tags in tag_lists]
+    return [convert(tags, scheme, "iob2", strict=True) for tags in tag_lists]
 
 
 def compute_label_metrics(true_tags, pred_tags) -> dict[str, float]:
