@@ -16,6 +16,8 @@ COMMANDS = {
     "train": "ner_trainer.train:main",
     "predict": "ner_trainer.predict:main",
     "export": "ner_trainer.export:main",
+    "evaluate": "ner_trainer.evaluate:main",
+    "explain": "ner_trainer.explain:main",
 }
 
 

@@ -10,7 +10,11 @@ import sys
 
 from trainer_common.cli import run_cli
 
-COMMANDS = {"train": "vae_trainer.train:main", "generate": "vae_trainer.generate:main"}
+COMMANDS = {
+    "train": "vae_trainer.train:main",
+    "generate": "vae_trainer.generate:main",
+    "evaluate": "vae_trainer.evaluate:main",
+}
 
 
 def main() -> int:

@@ -85,6 +85,18 @@ class TaskTrainingArguments(TrainingArguments):
         },
     )
 
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep the checkpoint-N folders after a finished run. By default those whose weights the final "
+            "model already holds are removed (an unfinished run keeps its checkpoints to resume from)."
+        },
+    )
+    license: str | None = field(
+        default=None,
+        metadata={"help": "Licence in the model card (a Hub licence id, e.g. apache-2.0). Default: the encoder's."},
+    )
+
     def __post_init__(self):
         from .errors import InputError
         from .hub_push import check_hub_strategy
