@@ -255,7 +255,6 @@ class NERTrainingArguments(TaskTrainingArguments):
     per_device_eval_batch_size: int = field(default=64, metadata={"help": "Evaluation batch size per device."})
     num_train_epochs: float = field(default=3.0, metadata={"help": "Number of training epochs."})
     warmup_steps: float = field(default=0.1, metadata={"help": "Warm-up steps; below 1, a fraction of all steps."})
-    logging_steps: float = field(default=50, metadata={"help": "Log the training loss every N steps."})
     classifier_learning_rate: float | None = field(
         default=1e-3,
         metadata={

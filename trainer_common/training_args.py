@@ -85,6 +85,14 @@ class TaskTrainingArguments(TrainingArguments):
         },
     )
 
+    logging_steps: float | None = field(
+        default=None,
+        metadata={
+            "help": "Log the training loss every N steps (below 1: a fraction of the run). Default: about 50 times "
+            "a run, and at least once by the first evaluation."
+        },
+    )
+    default_logging_steps: ClassVar[int] = 50  # what eval_steps falls back to before the run's length is known
     keep_checkpoints: bool = field(
         default=False,
         metadata={
@@ -102,6 +110,9 @@ class TaskTrainingArguments(TrainingArguments):
         from .hub_push import check_hub_strategy
         from .validation import check_range
 
+        self.logging_steps_given = self.logging_steps is not None  # else `console.fit_logging_steps` sets it
+        if self.logging_steps is None:
+            self.logging_steps = self.default_logging_steps
         self._check_values()
         check_range("early_stopping_patience", self.early_stopping_patience, 1)
         if not self.do_eval:  # transformers would turn it back on for the default eval_strategy="epoch"

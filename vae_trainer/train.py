@@ -3,6 +3,7 @@
 import logging
 import math
 from dataclasses import dataclass, field, fields
+from typing import ClassVar
 
 from trainer_common.errors import InputError
 from trainer_common.recipe import Recipe
@@ -73,7 +74,7 @@ class VAETrainingArguments(TaskTrainingArguments):
     per_device_train_batch_size: int = field(default=128, metadata={"help": "Training batch size per device."})
     per_device_eval_batch_size: int = field(default=1000, metadata={"help": "Evaluation batch size per device."})
     num_train_epochs: float = field(default=10.0, metadata={"help": "Number of training epochs."})
-    logging_steps: float = field(default=10, metadata={"help": "Log the training losses every N steps."})
+    default_logging_steps: ClassVar[int] = 10
     seed: int = field(default=1, metadata={"help": "Random seed (pytorch/examples uses 1)."})
     # Items are dicts of a tensor that the model accepts as is; nothing to filter.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Drop inputs the model does not accept."})
