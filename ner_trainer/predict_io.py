@@ -51,30 +51,37 @@ def read_texts(texts_args: list[str] | None, input_file: str | None, stdin=None)
         raise InputError(f"could not read standard input: {getattr(err, 'strerror', None) or err}") from err
 
 
-def check_output_file(path: str | None, inputs: dict[str, str | None]) -> None:
-    """Refuse an `--output_file` that cannot be written, before the model runs: a folder, a file whose folder is
-    missing or is a file, or one of the `inputs` (`{option: path}`: the input file, a file in the model folder).
-    "-" (or none) is stdout, which must be open."""
+def check_output_file(
+    path: str | None,
+    inputs: dict[str, str | None],
+    option: str = "--output_file",
+    replaceable=None,
+    what: str = "predictions",
+) -> None:
+    """Refuse an `--output_file` (or another `option`) that cannot be written, before the model runs: a folder, a
+    file whose folder is missing or is a file, one of the `inputs` (`{option: path}`: the input file, a file in the
+    model folder), or an existing file that `replaceable(path)` (default: it holds predict's JSON lines) says the
+    toolkit did not write, `what` naming what it would. "-" (or none) is stdout, which must be open."""
     if path is None or path == "-":
         if sys.stdout is None:  # file descriptor 1 closed (`>&-`)
             raise InputError("standard output is closed: give --output_file")
         return
     target = Path(path)
     if target.is_dir():
-        raise InputError(f"--output_file {path} is a folder: give a file name")
+        raise InputError(f"{option} {path} is a folder: give a file name")
     folder = target.resolve().parent
     if not folder.exists():
-        raise InputError(f"--output_file {path}: folder {folder} does not exist")
+        raise InputError(f"{option} {path}: folder {folder} does not exist")
     if not folder.is_dir():
-        raise InputError(f"--output_file {path}: {folder} is a file, not a folder")
+        raise InputError(f"{option} {path}: {folder} is a file, not a folder")
     if not target.is_file():
         return
-    for option, source in inputs.items():
+    for name, source in inputs.items():
         source = Path(source).resolve() if source and source != "-" else None
         if source is not None and (source == target.resolve() or source in target.resolve().parents):
-            raise InputError(f"--output_file {path} would write over {option} {inputs[option]}")
-    if not _holds_predictions(target):
-        raise InputError(f"--output_file {path} holds other data than predictions: move it, or give a new file name")
+            raise InputError(f"{option} {path} would write over {name} {inputs[name]}")
+    if not (replaceable or _holds_predictions)(target):
+        raise InputError(f"{option} {path} holds other data than {what}: move it, or give a new file name")
 
 
 def _holds_predictions(path: Path) -> bool:
