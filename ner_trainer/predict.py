@@ -3,12 +3,22 @@
 Text is split into words (`split_words`), encoded with the same windowing as training (`encode_sentences`), so
 long texts are never truncated, and run in length-sorted batches padded only to each batch's longest window.
 Output is one JSON object per input text: its words, their tags (in the model's label scheme), and the entities
-with character offsets and scores.
+with character offsets and scores. `ner_trainer.load_tagger` is the same as a Python API.
+
+What `score` is: a word's score is the probability of its tag at its first sub-token, the softmax over the tags of
+the logits the model returns outside training. For a linear head (and any stock token classifier) that is the
+classifier's softmax probability of the argmax tag. For `BertTagger`'s CRF head those logits are max-marginals,
+`m(y) - m*` (the score of the best path that gives the word tag `y`, less the Viterbi path's), so the score is
+`1 / sum_y exp(m(y) - m*)`: 1 when every other tag's best path scores far below the Viterbi path, 1/2 when
+another tag's best path ties with it. That is a max-marginal confidence, not the CRF's marginal probability (which
+would sum over all paths). An entity's score is the mean of its words' scores; scores are rounded to 4 decimals.
 """
 
 import argparse
 import inspect
 import sys
+from collections import Counter
+from contextlib import contextmanager
 
 import regex
 
@@ -83,6 +93,26 @@ def _readable(tag: str, scheme: str) -> bool:
     return True
 
 
+PROGRESS_DELAY = 1.0  # seconds before the progress bar shows: a quick run draws none
+
+
+def _progress_bar(sentence_ids: list[int], num_texts: int, enabled: bool):
+    """A tqdm bar on stderr counting texts done (a text is done when its last window is), and a function that
+    advances it by the feature rows just tagged."""
+    from tqdm import tqdm
+
+    windows_left = Counter(sentence_ids)
+    empty = num_texts - len(windows_left)  # texts without words: done before the model runs
+    bar = tqdm(total=num_texts, initial=empty, unit="text", desc="tagging", disable=not enabled, delay=PROGRESS_DELAY)
+
+    def advance(rows: list[int]) -> None:
+        for r in rows:
+            windows_left[sentence_ids[r]] -= 1
+            bar.update(int(windows_left[sentence_ids[r]] == 0))
+
+    return bar, advance
+
+
 def _pad(rows: list[list[int]], value: int):
     """Right-pad to the longest row (right, so that token positions match `word_index`)."""
     import torch
@@ -104,13 +134,22 @@ def _tag_ids(outputs):
 
 
 def predict_texts(
-    model, tokenizer, texts: list[str], batch_size: int = 32, max_seq_length: int | None = None
+    model,
+    tokenizer,
+    texts: list[str],
+    batch_size: int = 32,
+    max_seq_length: int | None = None,
+    word_scores: bool = False,
+    progress: bool = False,
 ) -> list[dict]:
     """Tag each text; returns `{"text", "words", "tags", "entities"}` per text, in input order.
 
     `model` is any token-classification model with `config.id2label` that returns `logits`. Every word gets a
     tag: texts longer than `max_seq_length` tokens (default: `max_window_length`) are split into windows.
-    Empty or whitespace-only texts get empty lists without running the model.
+    Empty or whitespace-only texts get empty lists without running the model. Each entity is `{"text", "type",
+    "start", "end", "score"}` (character offsets, `text[start:end]`); `word_scores` adds `"word_scores"`, one
+    `{"word", "start", "end", "tag", "score"}` per word. `score` is defined in this module's docstring. `progress`
+    draws a bar on stderr (after `PROGRESS_DELAY` seconds).
     """
     import torch
 
@@ -139,7 +178,8 @@ def predict_texts(
     takes_word_mask = "word_mask" in inspect.signature(model.forward).parameters
     token_ids = [None] * len(order)
     token_scores = [None] * len(order)
-    with torch.inference_mode():
+    bar, advance = _progress_bar(features["sentence_id"], len(texts), progress)
+    with torch.inference_mode(), bar:
         for begin in range(0, len(order), batch_size):
             rows = order[begin : begin + batch_size]
             batch = {key: _pad([features[key][r] for r in rows], pad_values[key]).to(device) for key in inputs}
@@ -148,16 +188,23 @@ def predict_texts(
             ids, scores = _tag_ids(model(**batch))
             for r, row_ids, row_scores in zip(rows, ids.tolist(), scores.tolist()):
                 token_ids[r], token_scores[r] = row_ids, row_scores
+            advance(rows)
 
     alignment = WordAlignment.from_features(features, sentences)
-    word_ids, word_scores = alignment.to_words(token_ids), alignment.to_words(token_scores)
+    per_word_ids, per_word_scores = alignment.to_words(token_ids), alignment.to_words(token_scores)
     results = []
-    for text, ws, ids, scores in zip(texts, words, word_ids, word_scores):
+    for text, ws, ids, scores in zip(texts, words, per_word_ids, per_word_scores):
         tags = [id2label[int(i)] for i in ids]
         scores = [float(s) for s in scores]
         offsets = [(start, end) for _, start, end in ws]
         entities = tags_to_entities(text, offsets, tags, scores, scheme)
-        results.append({"text": text, "words": [w for w, _, _ in ws], "tags": tags, "entities": entities})
+        result = {"text": text, "words": [w for w, _, _ in ws], "tags": tags, "entities": entities}
+        if word_scores:
+            result["word_scores"] = [
+                {"word": word, "start": start, "end": end, "tag": tag, "score": round(score, 4)}
+                for (word, start, end), tag, score in zip(ws, tags, scores)
+            ]
+        results.append(result)
     return results
 
 
@@ -180,14 +227,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max_seq_length", type=int, help="tokens per window (default: the model's limit)")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     parser.add_argument(
+        "--word_scores",
+        action="store_true",
+        help='add "word_scores" to each line: {"word", "start", "end", "tag", "score"} for every word',
+    )
+    parser.add_argument(
         "--trust_remote_code", action="store_true", help="allow model code shipped with the checkpoint"
     )
     return parser
 
 
+@contextmanager
+def _loading_bars_off(off: bool):
+    """Turn transformers' and the Hub's progress bars (downloading, loading weights) off while `off`, then back on."""
+    from transformers.utils import logging as hf_logging
+
+    turn_off = off and hf_logging.is_progress_bar_enabled()
+    if turn_off:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if turn_off:
+            hf_logging.enable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point. Bad input or an unloadable model raises `ValueError`; `run_ner.py` turns it into
-    one `error:` line and exit status 2."""
+    """Command-line entry point: `load_tagger`, then `Tagger.predict`, as the Python API. Bad input or an unloadable
+    model raises `InputError`; `run_ner.py` turns it into one `error:` line and exit status 2."""
     args = build_parser().parse_args(argv)
     if not args.model.strip():
         raise InputError("--model is empty: give a trained model folder or Hub id")
@@ -196,28 +263,21 @@ def main(argv: list[str] | None = None) -> None:
     check_output_file(args.output_file, {"--input_file": args.input_file, "--model": args.model})
     texts = read_texts(args.texts, args.input_file)
 
-    import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from .api import load_tagger  # not at the top: the API is built on this module
 
-    from trainer_common.loading import check_finite, load_checked
-
-    try:  # registers our BertTagger with the Auto classes
-        import ner_trainer  # noqa: F401
-    except ImportError:
-        pass
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for, but no CUDA device is available")
-    # any token classifier loads, but only whole: a plain encoder would get a random classifier
-    model = load_checked(AutoModelForTokenClassification, args.model, trust_remote_code=args.trust_remote_code)
-    check_finite(model, args.model, "tags")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(args.model)
-    except Exception as err:  # noqa: BLE001 (a missing or unreadable tokenizer file)
-        raise InputError(f"could not load the tokenizer of {args.model}: {type(err).__name__}: {err}") from err
-    model.to(device).eval()
-    results = predict_texts(model, tokenizer, texts, batch_size=args.batch_size, max_seq_length=args.max_seq_length)
+    on_terminal = sys.stderr is not None and sys.stderr.isatty()
+    with _loading_bars_off(not on_terminal):  # progress bars only on a terminal, not in a log file
+        tagger = load_tagger(
+            args.model,
+            device=args.device,
+            batch_size=args.batch_size,
+            max_seq_length=args.max_seq_length,
+            trust_remote_code=args.trust_remote_code,
+        )
+    results = tagger.predict(texts, word_scores=args.word_scores, progress=on_terminal)
     write_jsonl(results, args.output_file)
+    if args.output_file and args.output_file != "-":
+        print(f"wrote {len(results)} line{'s' * (len(results) != 1)} to {args.output_file}", file=sys.stderr)
 
 
 if __name__ == "__main__":

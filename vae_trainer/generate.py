@@ -12,12 +12,12 @@ from pathlib import Path
 from trainer_common.errors import InputError
 from trainer_common.validation import check_range
 
+from .api import SEED_RANGE, load_vae
 from .train import MAX_SAMPLES
 
 GRID = "samples.png"
 FOLDER = "samples"
 RECORD = ".generated.json"
-SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed takes
 
 
 def _sample_files(folder: Path) -> list[Path]:
@@ -95,21 +95,14 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.output)
     check_output(out)
 
-    from transformers import AutoModel
-
-    from trainer_common.loading import check_finite, load_checked
-
-    from . import VAEConfig  # registers the Auto classes
     from .plots import write_samples
 
-    model_type = (VAEConfig.model_type,)
-    model = load_checked(AutoModel, args.model, model_type, trust_remote_code=args.trust_remote_code)
-    check_finite(model, args.model, "samples")
+    vae = load_vae(args.model, device="cpu", trust_remote_code=args.trust_remote_code)
     check_output(out)  # again: the folder may have changed while the model loaded
     try:
         out.mkdir(parents=True, exist_ok=True)
         record_output(out)
-        path = write_samples(model.eval(), args.num_samples, out, args.seed)
+        path = write_samples(vae.model, args.num_samples, out, args.seed)  # the digits of vae.generate(n, seed)
     except OSError as err:  # no permission, a full disk
         raise InputError(f"--output {out}: could not write the samples ({err.strerror or err})") from err
     print(f"wrote {args.num_samples} samples to {path} and {out / FOLDER}/")
