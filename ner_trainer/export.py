@@ -99,26 +99,13 @@ def verify(tagger, stock, tokenizer, path: str) -> None:
 
 
 def card_text(tagger, stock, path: str, out: Path) -> str:
-    """A short model card: what was exported from where, with Hub metadata and a snippet that runs."""
-    from huggingface_hub import ModelCardData
+    """The export's model card: the source tagger's scores, model-index, licence and intended use, with a snippet
+    that loads `out` from any folder."""
+    from trainer_common.model_card import card_text as render
 
-    from trainer_common.model_card import hub_id
+    from .card import export_card_info
 
-    scheme, name = tagger.config.label_scheme, type(stock).__name__
-    data = ModelCardData(
-        pipeline_tag="token-classification", library_name="transformers", tags=["ner", "token-classification"],
-        base_model=hub_id(getattr(tagger.config.encoder, "_name_or_path", None)),
-    )  # fmt: skip
-    aggregation = "first" if scheme == "iob2" else "none"  # pipeline groups B-/I- tags only
-    return "\n".join([
-        f"---\n{data.to_yaml()}\n---\n", f"# {out.name}\n",
-        f"A stock `{name}` exported with hf-trainer-toolkit's `run_ner.py export` from the `BertTagger` in "
-        f"`{Path(path).name}` (linear head, {scheme.upper()} tags, {tagger.config.num_labels} labels): same weights, "
-        "identical logits, no custom code needed.\n",
-        "## Usage\n", "```python", "from transformers import pipeline\n",
-        f'tagger = pipeline("token-classification", model="{out.name}", aggregation_strategy="{aggregation}")',
-        'print(tagger("Peter Blackburn visited Brussels on Monday."))', "```\n",
-    ])  # fmt: skip
+    return render(export_card_info(tagger, type(stock).__name__, path, out), out.absolute().name)
 
 
 def check_output(out: Path) -> None:

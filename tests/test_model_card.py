@@ -1,18 +1,31 @@
-"""The model card each run writes (metadata read back with huggingface_hub's parser), the files a push uploads, and
-that exact folder loading in a fresh process: with the package and no trust_remote_code, and without it through
-the card's own usage snippet."""
+"""The model card each run writes (metadata read back with huggingface_hub's parser: licence, base model, test and
+dev results in the model-index), its body (the encoder a local folder came from, the labels, the per-epoch table,
+framework versions, a usage example in the data's language), the export's card keeping the scores, the files a
+push uploads, and that exact folder loading in a fresh process from another folder: with the package and no
+trust_remote_code, and without it through the card's own usage snippet."""
 
+import json
+import platform
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from helpers import make_encoder_dir, run_without_project, write_mnist
+from helpers import make_encoder_dir, run_without_project, tiny_bert_config, write_mnist
 from test_ner_train import base_args, make_sentences, write_conll
 
 from trainer_common.hub_push import uploaded_files
-from trainer_common.model_card import hub_id
+from trainer_common.model_card import (
+    Source,
+    card_section,
+    describe_source,
+    evaluations,
+    hub_id,
+    hyperparameters,
+    model_reference,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +42,26 @@ def usage_snippet(card: str) -> str:
     return card.split("## Usage\n\n```python\n", 1)[1].split("```", 1)[0]
 
 
+def snippet_path(snippet: str) -> str:
+    return snippet.split('from_pretrained("' if "from_pretrained(" in snippet else 'model="', 1)[1].split('"', 1)[0]
+
+
+def table_rows(section: str) -> list[list[str]]:
+    """The body rows of a markdown table, as cells."""
+    lines = [line for line in section.splitlines() if line.startswith("|")][2:]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+def local_copy_of_a_hub_encoder(tmp: Path) -> Path:
+    """An encoder folder as transformers 4 saved a Hub model (its `_name_or_path` in config.json), with the Hub
+    model's card."""
+    encoder = make_encoder_dir(tmp)
+    config = json.loads((encoder / "config.json").read_text())
+    (encoder / "config.json").write_text(json.dumps({**config, "_name_or_path": "google-bert/bert-base-cased"}))
+    (encoder / "README.md").write_text("---\nlanguage: en\nlicense: apache-2.0\n---\n# BERT base model (cased)\n")
+    return encoder
+
+
 @pytest.fixture(scope="module")
 def ner_run(tmp_path_factory):
     from ner_trainer.train import main
@@ -37,8 +70,19 @@ def ner_run(tmp_path_factory):
     files = [write_conll(tmp / f"{name}.txt", make_sentences(n, seed)) for name, n, seed in
              (("train", 24, 0), ("dev", 8, 1), ("test", 8, 2))]  # fmt: skip
     out = tmp / "tagger"
-    results = main(base_args(out, *files, model=make_encoder_dir(tmp), num_train_epochs=2, learning_rate=5e-3))
+    encoder = local_copy_of_a_hub_encoder(tmp)
+    results = main(base_args(out, *files, model=encoder, num_train_epochs=2, learning_rate=5e-3, logging_steps=2))
     return out, results
+
+
+@pytest.fixture(scope="module")
+def exported(ner_run, tmp_path_factory):
+    from run_ner import COMMANDS
+    from trainer_common.cli import run_cli
+
+    out = tmp_path_factory.mktemp("export") / "stock"
+    assert run_cli(COMMANDS, default="train", argv=["export", "--model", str(ner_run[0]), "--output", str(out)]) == 0
+    return out
 
 
 def test_hub_ids_and_local_paths(tmp_path):
@@ -54,15 +98,74 @@ def test_ner_card_metadata_and_body(ner_run):
     card = ModelCard.load(out / "README.md")
     data = card.data
     assert data.pipeline_tag == "token-classification" and data.library_name == "transformers"
-    assert data.base_model is None, "a local encoder folder must not be named as base_model"
+    # the Hub model the local folder was saved from, never the folder's path
+    assert data.base_model == "google-bert/bert-base-cased"
+    assert data.license == "apache-2.0", "no --license: the encoder's own card's licence"
     assert {"ner", "token-classification"} <= set(data.tags)
-    scores = {r.metric_type: r.metric_value for r in data.eval_results}
-    assert scores["f1"] == pytest.approx(results["test_f1"], abs=1e-6)
-    assert scores["precision"] == pytest.approx(results["test_precision"], abs=1e-6)
-    assert all(r.task_type == "token-classification" and r.dataset_split == "test" for r in data.eval_results)
-    for kind in ("LOC", "PER", "ORG", "MISC"):
-        assert f"| {kind} | {results[f'test_{kind}_precision']:.4f} |" in card.text
+    assert all(r.task_type == "token-classification" for r in data.eval_results)
+    for split, prefix in (("test", "test"), ("validation", "eval")):
+        scores = {r.metric_type: r.metric_value for r in data.eval_results if r.dataset_split == split}
+        assert set(scores) == {"precision", "recall", "f1", "accuracy"}, split
+        for kind, value in scores.items():
+            assert value == pytest.approx(results[f"{prefix}_{kind}"], abs=1e-6), (split, kind)
+    assert table_rows(card_section(card.text, "Results"))[2] == [
+        "F1", f"{results['eval_f1']:.4f}", f"{results['test_f1']:.4f}"
+    ]  # fmt: skip
+    for prefix, split in (("test", "test"), ("eval", "dev")):
+        table = card_section(card.text, f"Per entity type ({split})")
+        for kind in ("LOC", "PER", "ORG", "MISC"):
+            assert f"| {kind} | {results[f'{prefix}_{kind}_precision']:.4f} |" in table
     assert "| learning_rate | 0.005 |" in card.text and "| classifier_learning_rate | 0.001 |" in card.text
+    assert "| epochs trained | 2 |" in card.text
+
+
+def test_ner_card_names_the_encoder_labels_use_history_and_versions(ner_run):
+    import datasets
+    import torch
+    import transformers
+    from huggingface_hub import ModelCard
+
+    out, _ = ner_run
+    text = ModelCard.load(out / "README.md").text
+    model = card_section(text, "Model")
+    assert "- **Encoder**: `google-bert/bert-base-cased` (a local folder; bert, 2 layers, hidden size 32; licence " \
+        "apache-2.0; language en)" in model  # fmt: skip
+    assert "- **Entity types** (4): `LOC`, `MISC`, `ORG`, `PER`" in model
+    tags = json.loads((out / "config.json").read_text())["id2label"]
+    assert f"- **Tags** (IOB2, 9): {', '.join(f'`{tags[str(i)]}`' for i in range(9))}" in model
+    use = card_section(text, "Intended use and limitations")
+    assert use.count(". ") == 1 and use.strip().endswith(".") and "LOC, MISC, ORG, PER" in use
+    assert "`train.txt`" in use and "dev and test splits" in use
+
+    log = [entry for entry in json.loads((out / "trainer_state.json").read_text())["log_history"]]
+    evaluated = [entry for entry in log if "eval_loss" in entry]
+    rows = table_rows(card_section(text, "Training results"))
+    assert len(rows) == len(evaluated) == 2
+    for row, entry in zip(rows, evaluated):
+        assert row[:2] == [f"{entry['epoch']:g}", str(entry["step"])]
+        assert row[3:] == [f"{entry[key]:.4f}" for key in ("eval_loss", "eval_precision", "eval_recall", "eval_f1")]
+        trained = [e["loss"] for e in log if "loss" in e and e["step"] <= entry["step"]]
+        assert row[2] == f"{trained[-1]:.4f}"  # logging_steps 2: a training loss before each evaluation
+
+    versions = card_section(text, "Framework versions")
+    for name, version in (("transformers", transformers.__version__), ("torch", torch.__version__),
+                          ("datasets", datasets.__version__), ("Python", platform.python_version())):  # fmt: skip
+        assert f"- {name} {version}\n" in versions
+    assert "- hf-trainer-toolkit " in versions and "not installed" not in versions
+
+
+def test_the_export_card_keeps_the_scores_and_its_snippet_names_the_export(ner_run, exported):
+    from huggingface_hub import ModelCard
+
+    source, export = ModelCard.load(ner_run[0] / "README.md"), ModelCard.load(exported / "README.md")
+    assert export.data.eval_results == source.data.eval_results and len(export.data.eval_results) == 8
+    assert export.data.to_dict()["model-index"][0]["name"] == "stock"
+    assert (export.data.license, export.data.base_model) == ("apache-2.0", "google-bert/bert-base-cased")
+    assert export.data.pipeline_tag == "token-classification" and "BertForTokenClassification" in export.text
+    for section in ("Results", "Per entity type (test)", "Intended use and limitations", "Training results"):
+        assert card_section(export.text, section) == card_section(source.text, section), section
+    snippet = usage_snippet(export.content)
+    assert snippet_path(snippet) == exported.absolute().as_posix() and "trust_remote_code" not in snippet
 
 
 def test_a_push_leaves_out_checkpoints_optimizer_state_and_predictions(ner_run):
@@ -76,7 +179,7 @@ def test_a_push_leaves_out_checkpoints_optimizer_state_and_predictions(ner_run):
     assert not {"test_predictions.txt", "training_args.bin", "optimizer.pt"} & set(uploaded)
 
 
-def test_the_uploaded_folder_loads_with_the_package_and_without_it(ner_run, tmp_path):
+def test_the_uploaded_folder_loads_with_the_package_and_without_it(ner_run, exported, tmp_path):
     out, _ = ner_run
     upload = upload_copy(out, tmp_path / out.name)
     with_package = subprocess.run(
@@ -85,12 +188,18 @@ def test_the_uploaded_folder_loads_with_the_package_and_without_it(ner_run, tmp_
         cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
     assert with_package.returncode == 0 and with_package.stdout.strip() == "BertTagger", with_package.stderr[-2000:]
-    # the card's snippet, as written, run beside the folder in a Python that cannot import this project
+    # the cards' snippets (the run's and its export's), as written, run from another folder in a Python that
+    # cannot import this project: they name the folders by their absolute paths; then the uploaded copy loads too
     snippet = usage_snippet((upload / "README.md").read_text())
-    assert 'model="tagger"' in snippet
-    proc = run_without_project(snippet, tmp_path)
+    assert snippet_path(snippet) == out.absolute().as_posix()
+    check = (
+        "\nfrom transformers import AutoModelForTokenClassification\n"
+        f"print(type(AutoModelForTokenClassification.from_pretrained({str(upload)!r}, trust_remote_code=True)))"
+    )
+    export_snippet = usage_snippet((exported / "README.md").read_text())
+    proc = run_without_project(snippet + export_snippet + check, tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "'entity_group'" in proc.stdout
+    assert proc.stdout.count("'entity_group'") >= 2 and "BertTagger" in proc.stdout
 
 
 def test_vae_card_has_the_samples_image_and_a_working_snippet(tmp_path):
@@ -100,17 +209,108 @@ def test_vae_card_has_the_samples_image_and_a_working_snippet(tmp_path):
 
     data = write_mnist(tmp_path / "data", n_train=64, n_test=32)
     out = tmp_path / "vae"
-    argv = ["--data_dir", data, "--output_dir", out, "--num_train_epochs", "1", "--hidden_dim", "32",
-            "--latent_dim", "4", "--report_to", "none", "--disable_tqdm", "true"]  # fmt: skip
+    argv = ["--data_dir", data, "--output_dir", out, "--num_train_epochs", "2", "--hidden_dim", "32",
+            "--latent_dim", "4", "--report_to", "none", "--disable_tqdm", "true", "--license", "mit"]  # fmt: skip
     results = main([str(a) for a in argv])
     card = ModelCard.load(out / "README.md")
-    assert card.data.pipeline_tag == "unconditional-image-generation"
+    assert card.data.pipeline_tag == "unconditional-image-generation" and card.data.license == "mit"
     assert card.data.datasets is None, "IDX files from --data_dir are not the Hub's MNIST"
     scores = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert scores["elbo_per_image"] == pytest.approx(results["test_elbo_per_image"], abs=1e-5)
     assert "![digits decoded from z ~ N(0, I)](samples.png)" in card.text
+    evaluated = [e for e in json.loads((out / "trainer_state.json").read_text())["log_history"] if "eval_loss" in e]
+    rows = table_rows(card_section(card.text, "Training results"))
+    assert len(rows) == len(evaluated) == 2
+    for row, entry in zip(rows, evaluated):
+        elbo = -(entry["eval_recon_loss"] + entry["eval_kl_loss"])
+        assert row[3:] == [f"{value:.4f}" for value in (entry["eval_loss"], entry["eval_recon_loss"],
+                                                        entry["eval_kl_loss"], elbo)]  # fmt: skip
+    use = card_section(card.text, "Intended use and limitations")
+    assert use.count(". ") == 1 and "`--data_dir`" in use
+    assert "- torch " in card_section(card.text, "Framework versions")
     upload = upload_copy(out, tmp_path / "upload" / "vae")
     assert "samples.png" in uploaded_files(out) and (upload / "samples.png").is_file()
-    proc = run_without_project(usage_snippet(card.content) + "\nprint(tuple(digits.shape))", upload.parent)
+    snippet = usage_snippet(card.content)
+    assert snippet_path(snippet) == out.absolute().as_posix()
+    snippet = snippet.replace(snippet_path(snippet), upload.as_posix())  # what the Hub's copy holds loads too
+    proc = run_without_project(snippet + "\nprint(tuple(digits.shape))", tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().endswith("(10, 28, 28)")
+
+
+def test_a_character_level_tagger_gets_a_chinese_example_and_its_dev_scores(tmp_path):
+    """CLUENER: an untagged test file (no test scores), dev scores from the held-out split, characters as words."""
+    from huggingface_hub import ModelCard
+
+    from ner_trainer import BertTaggerConfig
+    from ner_trainer.arguments import NERArguments, NERTrainingArguments
+    from ner_trainer.card import card_info
+    from trainer_common.args import parse_args
+    from trainer_common.model_card import card_text
+
+    encoder = make_encoder_dir(tmp_path)  # saved by transformers 5: no _name_or_path, no card
+    train = tmp_path / "train.json"
+    train.write_text('{"text": "叶老桂", "label": {"name": {"叶老桂": [[0, 2]]}}}\n', encoding="utf-8")
+    args, training_args = parse_args((NERArguments, NERTrainingArguments), [
+        "--model_name_or_path", str(encoder), "--train_file", str(train), "--output_dir", str(tmp_path / "clue"),
+        "--report_to", "none",
+    ])  # fmt: skip
+    tags = ["O", "B-name", "I-name", "S-name", "B-company", "I-company", "S-company"]
+    config = BertTaggerConfig(encoder=tiny_bert_config(), id2label=dict(enumerate(tags)), label_scheme="bios",
+                              word_split="characters")  # fmt: skip
+    results = {"eval_precision": 0.5, "eval_recall": 0.25, "eval_f1": 1 / 3, "eval_accuracy": 0.9}
+    card = ModelCard(card_text(card_info(args, training_args, config, results), "clue"))  # parsed as the Hub does
+    assert card.data.license is None and card.data.base_model is None and card.data.language is None
+    assert [(r.dataset_split, r.metric_type) for r in card.data.eval_results] == [
+        ("validation", "precision"), ("validation", "recall"), ("validation", "f1"), ("validation", "accuracy")
+    ]  # fmt: skip
+    assert table_rows(card_section(card.text, "Results"))[2] == ["F1", "0.3333"]
+    snippet = usage_snippet(card.content)
+    assert 'tagger("浙商银行企业信贷部叶老桂博士则从另一个角度对五道门槛进行了解读。")' in snippet
+    assert 'aggregation_strategy="none"' in snippet and snippet_path(snippet) == (tmp_path / "clue").as_posix()
+    model = card_section(card.text, "Model")
+    assert "- **Encoder**: `tiny-bert` (a local folder; bert, 2 layers, hidden size 32)" in model
+    assert "- **Entity types** (2): `name`, `company`" in model and "one per character" in model
+    use = card_section(card.text, "Intended use and limitations")
+    assert "name, company" in use and "`train.json`, read one character per word" in use
+    assert "only on the dev split" in use
+    assert "## Training results" not in card.text, "no training log, no per-epoch table"
+
+
+def test_the_table_holds_the_evaluations_during_training_and_the_epochs_that_ran(tmp_path):
+    """A run stopped early at epoch 2 of 5, whose best model is evaluated again after training."""
+    log = [
+        {"loss": 2.0, "epoch": 0.5, "step": 5},
+        {"eval_loss": 1.5, "eval_f1": 0.2, "epoch": 1.0, "step": 10},
+        {"eval_loss": 1.2, "eval_f1": 0.4, "epoch": 2.0, "step": 20},
+        {"train_runtime": 3.0, "train_loss": 1.8, "epoch": 2.0, "step": 20},
+        {"eval_loss": 1.2, "eval_f1": 0.4, "epoch": 2.0, "step": 20},
+    ]
+    rows = evaluations(log)
+    assert [(row["step"], row["loss"]) for row in rows] == [(10, 2.0), (20, None)]
+    training_args = SimpleNamespace(num_train_epochs=5.0, max_steps=-1, total_train_batch_size=8, learning_rate=1e-3)
+    table = dict(hyperparameters(training_args, log))
+    assert table["num_train_epochs"] == 5.0 and table["epochs trained"] == "2" and table["steps trained"] == 20
+
+
+def test_snippets_name_the_hub_repository_when_pushed_and_an_absolute_path_otherwise(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    local = SimpleNamespace(push_to_hub=False, hub_model_id=None, output_dir="runs/ner")
+    assert model_reference(local) == (tmp_path / "runs" / "ner").as_posix()
+    pushed = SimpleNamespace(push_to_hub=True, hub_model_id=None, output_dir="runs/ner")
+    assert model_reference(pushed, SimpleNamespace(hub_model_id="me/ner")) == "me/ner"  # the repo push made
+    named = SimpleNamespace(push_to_hub=True, hub_model_id="org/tagger", output_dir="x")
+    assert model_reference(named) == "org/tagger"
+
+
+def test_sources_are_named_by_their_hub_id_and_cards_read_when_readable(tmp_path):
+    encoder = local_copy_of_a_hub_encoder(tmp_path)
+    source = describe_source(str(encoder))
+    assert (source.name, source.hub_id, source.model_type) == ("google-bert/bert-base-cased",) * 2 + ("bert",)
+    assert (source.license, source.language) == ("apache-2.0", ["en"])
+    snapshot = tmp_path / "hub" / "models--dslim--bert-base-NER" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    assert describe_source(str(snapshot)).hub_id == "dslim/bert-base-NER"
+    (encoder / "README.md").write_text("---\nlicense: [unclosed\n---\n")
+    (encoder / "config.json").write_text("{}")
+    assert describe_source(str(encoder)) == Source(name="tiny-bert", local=True)  # nothing to read, no error
