@@ -15,24 +15,38 @@ class NERArguments:
 
     model_name_or_path: str = field(
         default=DEFAULT_ENCODER,
-        metadata={"help": "Pretrained encoder (Hub id or folder) to fine-tune, or a saved BertTagger to continue."},
+        metadata={
+            "help": "Encoder (Hub id or folder) to fine-tune, or a saved BertTagger to continue.",
+            "group": "model",
+        },
     )
     config_name: str | None = field(
-        default=None, metadata={"help": "Encoder config (Hub id or folder) of a new tagger, if not the model's own."}
+        default=None,
+        metadata={
+            "help": "Encoder config (Hub id or folder) of a new tagger, if not the model's own.",
+            "group": "model",
+        },
     )
     tokenizer_name: str | None = field(
-        default=None, metadata={"help": "Tokenizer (Hub id or folder), if not --model_name_or_path's."}
+        default=None,
+        metadata={"help": "Tokenizer (Hub id or folder), if not --model_name_or_path's.", "group": "model"},
     )
-    cache_dir: str | None = field(default=None, metadata={"help": "Where downloaded models and datasets are kept."})
-    model_revision: str = field(default="main", metadata={"help": "Branch, tag or commit of a Hub model."})
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "Where downloaded models and datasets are kept.", "group": "model"}
+    )
+    model_revision: str = field(
+        default="main", metadata={"help": "Branch, tag or commit of a Hub model.", "group": "model"}
+    )
     token: str | None = field(
-        default=None, metadata={"help": "Hub token for private models and datasets (default: `hf auth login`'s)."}
+        default=None,
+        metadata={"help": "Hub token for private models and datasets (default: `hf auth login`'s).", "group": "model"},
     )
     head: str = field(
         default="linear",
         metadata={
             "help": "Classification head: 'linear' (softmax per token) or 'crf' (linear-chain CRF over words).",
             "choices": ["linear", "crf"],
+            "group": "head and tags",
         },
     )
     label_scheme: str = field(
@@ -40,137 +54,211 @@ class NERArguments:
         metadata={
             "help": "Tag scheme the model learns and predicts; input files are converted to it on reading.",
             "choices": ["iob2", "bioes", "iobes", "bios", "none"],
+            "group": "head and tags",
         },
     )
     constrain_transitions: bool = field(
         default=True,
-        metadata={"help": "CRF: forbid the label scheme's impossible transitions (O -> I-X, ...), in training too."},
+        metadata={
+            "help": "CRF: forbid the label scheme's impossible transitions (O -> I-X, ...), in training too.",
+            "group": "head and tags",
+        },
     )
     classifier_dropout: float | None = field(
-        default=None, metadata={"help": "Dropout before the classifier (default: the encoder's hidden dropout)."}
+        default=None,
+        metadata={
+            "help": "Dropout before the classifier (default: the encoder's hidden dropout).",
+            "group": "head and tags",
+        },
     )
     layer_pooling: str | None = field(
         default=None,
         metadata={
-            "help": "Encoder features the head reads: 'last' (the default for a new tagger), 'scalar_mix' (ELMo: a "
-            "learned softmax-weighted sum of the embeddings and every layer, times a learned scale), 'embeddings', or "
-            "a hidden_states index (0 = embeddings, -1 = last layer). A saved tagger keeps its own."
+            "help": "Encoder features the head reads: 'last' (default), 'scalar_mix' (ELMo: a learned "
+            "weighted sum of all layers), 'embeddings' or a layer index (0 = embeddings, -1 = last); a saved tagger "
+            "keeps its own.",
+            "group": "encoder fine-tuning",
         },
     )
     freeze_encoder: bool = field(
-        default=False, metadata={"help": "Train only the head (classifier, CRF, scalar mix): feature extraction."}
+        default=False,
+        metadata={
+            "help": "Train only the head (classifier, CRF, scalar mix): feature extraction.",
+            "group": "encoder fine-tuning",
+        },
     )
     freeze_layers: int | None = field(
-        default=None, metadata={"help": "Freeze the embeddings and the bottom N encoder layers (0: the embeddings)."}
+        default=None,
+        metadata={
+            "help": "Freeze the embeddings and the bottom N encoder layers (0: the embeddings).",
+            "group": "encoder fine-tuning",
+        },
     )
     lora_r: int = field(
         default=0,
         metadata={
-            "help": "Rank of LoRA adapters (peft) trained instead of the encoder's weights; 0: off. The saved model "
-            "has them merged into the weights."
+            "help": "Rank of LoRA adapters (peft) trained instead of the encoder's weights, merged into the saved "
+            "model; 0: off.",
+            "group": "encoder fine-tuning",
         },
     )
     lora_alpha: float | None = field(
-        default=None, metadata={"help": "LoRA scale: the adapters' update is scaled by alpha / r (default: 2 * r)."}
+        default=None,
+        metadata={
+            "help": "LoRA scale: the adapters' update is scaled by alpha / r (default: 2 * r).",
+            "group": "encoder fine-tuning",
+        },
     )
-    lora_dropout: float = field(default=0.1, metadata={"help": "Dropout on the LoRA adapters' input."})
+    lora_dropout: float = field(
+        default=0.1, metadata={"help": "Dropout on the LoRA adapters' input.", "group": "encoder fine-tuning"}
+    )
     lora_target_modules: str | None = field(
         default=None,
         metadata={
-            "help": "Comma-separated names of the encoder's linear layers to adapt (default: peft's for the encoder "
-            "type, query,value for BERT; query,key,value,dense adapts all of BERT's)."
+            "help": "Comma-separated linear layers to adapt (default: peft's for the encoder, query,value for BERT; "
+            "query,key,value,dense: all of BERT's).",
+            "group": "encoder fine-tuning",
         },
     )
     dataset_name: str | None = field(
         default=None,
         metadata={
-            "help": "Hub dataset with tokens/ner_tags columns. Default when no file is given: eriktks/conll2003."
+            "help": "Hub dataset with tokens/ner_tags columns (default: eriktks/conll2003 when no file is given).",
+            "group": "data",
         },
     )
-    dataset_config_name: str | None = field(default=None, metadata={"help": "Config name of --dataset_name."})
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "Config name of --dataset_name.", "group": "data"}
+    )
     train_file: str | None = field(
-        default=None, metadata={"help": "CoNLL column file, JSON/JSONL (.json/.jsonl), or CSV (a sentence a row)."}
+        default=None,
+        metadata={"help": "CoNLL column file, JSON/JSONL (.json/.jsonl), or CSV (a sentence a row).", "group": "data"},
     )
-    validation_file: str | None = field(default=None, metadata={"help": "Same formats as --train_file."})
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Same formats as --train_file.", "group": "data"}
+    )
     test_file: str | None = field(
-        default=None, metadata={"help": "Same formats; a file without tags is predicted, not scored."}
+        default=None, metadata={"help": "Same formats; a file without tags is predicted, not scored.", "group": "data"}
     )
-    label_column: int = field(default=-1, metadata={"help": "Tag column of CoNLL files (default: the last)."})
-    task_name: str = field(default="ner", metadata={"help": "Names the default tags column: <task_name>_tags."})
-    text_column_name: str = field(default="tokens", metadata={"help": "Words column of JSON, CSV and Hub data."})
+    label_column: int = field(
+        default=-1, metadata={"help": "Tag column of CoNLL files (default: the last).", "group": "data"}
+    )
+    task_name: str = field(
+        default="ner", metadata={"help": "Names the default tags column: <task_name>_tags.", "group": "data"}
+    )
+    text_column_name: str = field(
+        default="tokens", metadata={"help": "Words column of JSON, CSV and Hub data.", "group": "data"}
+    )
     label_column_name: str | None = field(
-        default=None, metadata={"help": "Tags column of JSON, CSV and Hub data (default: <task_name>_tags, ner_tags)."}
+        default=None,
+        metadata={
+            "help": "Tags column of JSON, CSV and Hub data (default: <task_name>_tags, ner_tags).",
+            "group": "data",
+        },
     )
     validation_split: float | None = field(
         default=None,
         metadata={
-            "help": "With no validation file or split: hold out this fraction of the training sentences (e.g. 0.1), "
-            "drawn at random by --seed."
+            "help": "Without a validation file or split: hold out this fraction of the training sentences (0.1).",
+            "group": "data",
         },
     )
     overlapping_spans: str = field(
         default="error",
         metadata={
-            "help": "Span JSON (CLUENER) with overlapping or nested entities, which one tag per character cannot "
-            "hold: 'error' names the file and line; 'keep_longest' keeps the longer span and warns.",
+            "help": "Overlapping or nested entities in span JSON (CLUENER): 'error' names the file and line, "
+            "'keep_longest' keeps the longer span and warns.",
             "choices": ["error", "keep_longest"],
+            "group": "data",
         },
     )
     word_split: str = field(
         default="auto",
         metadata={
-            "help": "How `predict` splits raw text into words, saved in the model's config: 'words' (words and "
-            "punctuation, one per CJK character, Latin and digit runs whole), 'characters' (one per character, as "
-            "span JSON is read); 'auto': 'characters' when the training data is span JSON (CLUENER), else 'words'.",
+            "help": "How `predict` splits raw text into words (saved with the model): 'words' (a CJK character, a "
+            "Latin or digit run, a punctuation mark), 'characters', or 'auto' (characters for span JSON, else words).",
             "choices": ["auto", "words", "characters"],
+            "group": "data",
         },
     )
     tag_scheme: str = field(
         default="auto",
         metadata={
-            "help": "Tag scheme of the input files: 'auto' detects it per file; a file that breaks a declared scheme "
-            "is an error naming the file and line.",
+            "help": "Tag scheme of the input files: 'auto' detects it per file; a file breaking a declared one is an "
+            "error naming the file and line.",
             "choices": ["auto", "iob1", "iob2", "bio", "bioes", "iobes", "bios", "none"],
+            "group": "data",
         },
     )
     max_seq_length: int | None = field(
         default=128,
         metadata={
-            "help": "Tokens per window (None: the model's limit). Longer sentences are split into windows; no word is "
-            "ever dropped."
+            "help": "Tokens per window (None: the model's limit); longer sentences are split, no word is dropped.",
+            "group": "data",
         },
     )
     pad_to_max_length: bool = field(
         default=False,
-        metadata={"help": "Pad every batch to --max_seq_length (fixed shapes, for XLA); turns --padding_free off."},
+        metadata={
+            "help": "Pad every batch to --max_seq_length (fixed shapes, for XLA); turns --padding_free off.",
+            "group": "data",
+        },
     )
     label_all_tokens: bool = field(
-        default=False, metadata={"help": "Train on every sub-token of a word, not only the first (metrics unchanged)."}
+        default=False,
+        metadata={
+            "help": "Train on every sub-token of a word, not only the first (metrics unchanged).",
+            "group": "head and tags",
+        },
     )
     strict: bool = field(
         default=False,
-        metadata={"help": "Score only entities well formed in --label_scheme (seqeval strict mode: IOB2, IOBES)."},
+        metadata={
+            "help": "Score only entities well formed in --label_scheme (seqeval strict mode: IOB2, IOBES).",
+            "group": "head and tags",
+        },
     )
     return_entity_level_metrics: bool = field(
         default=True,
-        metadata={"help": "Each evaluation's metrics per entity type too (the test metrics always have them)."},
+        metadata={
+            "help": "Each evaluation's metrics per entity type too (the test metrics always have them).",
+            "group": "head and tags",
+        },
     )
-    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N train sentences."})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N validation sentences."})
-    max_predict_samples: int | None = field(default=None, metadata={"help": "Use only the first N test sentences."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Allow model code from the checkpoint."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N train sentences.", "group": "data"}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N validation sentences.", "group": "data"}
+    )
+    max_predict_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N test sentences.", "group": "data"}
+    )
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Allow model code from the checkpoint.", "group": "model"}
+    )
     # Accepted so that the transformers example's command lines run; each is logged as having nothing to do.
     ignore_mismatched_sizes: bool = field(
         default=False,
-        metadata={"help": "No effect: a new tagger's head fits its labels; a saved one gains rows for new labels."},
+        metadata={
+            "help": "No effect: a new tagger's head fits its labels; a saved one gains rows for new labels.",
+            "group": "no effect",
+        },
     )
     preprocessing_num_workers: int | None = field(
-        default=None, metadata={"help": "No effect: preprocessing is one fast-tokenizer pass, no worker processes."}
+        default=None,
+        metadata={
+            "help": "No effect: preprocessing is one fast-tokenizer pass, no worker processes.",
+            "group": "no effect",
+        },
     )
     overwrite_cache: bool = field(
-        default=False, metadata={"help": "No effect: preprocessed data is never cached, so it is never stale."}
+        default=False,
+        metadata={"help": "No effect: preprocessed data is never cached, so it is never stale.", "group": "no effect"},
     )
-    wandb_project: str = field(default="bert-ner", metadata={"help": "W&B project when --report_to wandb."})
+    wandb_project: str = field(
+        default="bert-ner", metadata={"help": "W&B project when --report_to wandb.", "group": "outputs and run"}
+    )
 
     def __post_init__(self):
         from trainer_common.validation import check_range
@@ -244,49 +332,65 @@ class NERArguments:
 class NERTrainingArguments(TaskTrainingArguments):
     """`TrainingArguments` with token-classification defaults; padding-free training batches."""
 
-    output_dir: str | None = field(default="runs/ner", metadata={"help": "Where the model and outputs go."})
+    output_dir: str | None = field(
+        default="runs/ner", metadata={"help": "Where the model and outputs go.", "group": "outputs and run"}
+    )
     metric_for_best_model: str | None = field(
-        default="f1", metadata={"help": "Validation metric that picks the best checkpoint (entity F1)."}
+        default="f1",
+        metadata={"help": "Validation metric that picks the best checkpoint (entity F1).", "group": "training"},
     )
     keeps_best_model: ClassVar[bool] = True  # the checkpoint with the best validation F1 is the model saved
-    do_predict: bool = field(default=True, metadata={"help": "Predict (and score, if tagged) the test split."})
-    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate."})
-    per_device_train_batch_size: int = field(default=32, metadata={"help": "Training batch size per device."})
-    per_device_eval_batch_size: int = field(default=64, metadata={"help": "Evaluation batch size per device."})
-    num_train_epochs: float = field(default=3.0, metadata={"help": "Number of training epochs."})
-    warmup_steps: float = field(default=0.1, metadata={"help": "Warm-up steps; below 1, a fraction of all steps."})
+    do_predict: bool = field(
+        default=True, metadata={"help": "Predict (and score, if tagged) the test split.", "group": "training"}
+    )
+    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate.", "group": "training"})
+    per_device_train_batch_size: int = field(
+        default=32, metadata={"help": "Training batch size per device.", "group": "training"}
+    )
+    per_device_eval_batch_size: int = field(
+        default=64, metadata={"help": "Evaluation batch size per device.", "group": "training"}
+    )
+    num_train_epochs: float = field(default=3.0, metadata={"help": "Number of training epochs.", "group": "training"})
+    warmup_steps: float = field(
+        default=0.1, metadata={"help": "Warm-up steps; below 1, a fraction of all steps.", "group": "training"}
+    )
     classifier_learning_rate: float | None = field(
         default=1e-3,
         metadata={
-            "help": "Learning rate of the classification head (and of the CRF unless --crf_learning_rate is given). "
-            "A head that starts near zero must move much further than the pretrained encoder: 1e-3 gains about a "
-            "point of F1 over the encoder's 5e-5 after one CoNLL epoch (README, Results)."
+            "help": "Learning rate of the head (and of the CRF unless --crf_learning_rate is given): a head starting "
+            "near zero must move further than the encoder (README, Results).",
+            "group": "training",
         },
     )
     crf_learning_rate: float | None = field(
         default=None,
-        metadata={"help": "Learning rate of the CRF's transition scores (default: --classifier_learning_rate)."},
+        metadata={
+            "help": "Learning rate of the CRF's transition scores (default: --classifier_learning_rate).",
+            "group": "training",
+        },
     )
     layer_lr_decay: float | None = field(
         default=None,
         metadata={
             "help": "Layer-wise learning-rate decay F in (0, 1]: the top encoder layer trains at --learning_rate, "
-            "each layer below at the rate above times F, the embeddings at the bottom layer's times F; the head "
-            "keeps its own rates."
+            "each one below (and the embeddings) at F times the rate above it.",
+            "group": "encoder fine-tuning",
         },
     )
     label_names: list[str] | None = field(
         default=None,
         metadata={
-            "help": "NER: names of the integer tag ids 0, 1, ... of JSON, CSV or Hub data without a ClassLabel "
-            "feature (space- or comma-separated, in id order); they also fix a new tagger's label order."
+            "help": "Names of the integer tags 0, 1, ... of JSON, CSV or Hub data without a ClassLabel feature, in "
+            "id order; they also fix a new tagger's label order.",
+            "group": "data",
         },
     )
     padding_free: bool = field(
         default=True,
         metadata={
-            "help": "Pack each training batch's sentences end to end, attention kept within each sentence: the same "
-            "batches and loss as padded ones on about 2.6x fewer tokens (CoNLL). --no_padding_free pads instead."
+            "help": "Pack each training batch's sentences end to end, attention kept within each: the loss of padded "
+            "batches on about 2.6x fewer tokens (CoNLL).",
+            "group": "training",
         },
     )
 

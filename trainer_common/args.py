@@ -9,6 +9,7 @@ from argparse import ArgumentTypeError
 from pathlib import Path
 
 from .errors import InputError
+from .help import HELP_FLAGS, format_help
 from .io import read_utf8
 
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
@@ -192,18 +193,33 @@ def _normalized_keys(config: dict, path: str) -> dict:
     return normalized
 
 
+def _argument_parser(dataclass_types):
+    """An `HfArgumentParser` of `dataclass_types` that takes no abbreviations (a misspelt --learning_rat must fail,
+    not set another option) and leaves `--help` to `format_help`."""
+    from transformers import HfArgumentParser
+
+    class ArgumentParser(HfArgumentParser):
+        def add_argument(self, *args, group=None, **kwargs):  # a field's help group is no argparse keyword
+            return super().add_argument(*args, **kwargs)
+
+    return ArgumentParser(dataclass_types, allow_abbrev=False, add_help=False)
+
+
 def parse_args(dataclass_types, argv: list[str] | None = None):
     """Parse `argv` into one instance of each dataclass type, in order.
 
     The first argument may be a `.json`/`.yaml`/`.yml` file; its values become defaults and the remaining
     flags override them. Unknown keys in the file are an error that names the key and the file. Each instance
-    returned has the file's path as `config_file` (None without one).
+    returned has the file's path as `config_file` (None without one). `-h`/`--help` prints the options grouped by
+    their field's `metadata["group"]` and `--help-all` those of `TrainingArguments` too (`trainer_common.help`),
+    then exits.
     """
-    from transformers import HfArgumentParser
-
     argv = list(sys.argv[1:] if argv is None else argv)
-    # no abbreviations: a misspelt flag (--learning_rat) must fail, not silently set another option
-    parser = HfArgumentParser(dataclass_types, allow_abbrev=False)
+    parser = _argument_parser(dataclass_types)
+    help_flag = next((arg for arg in argv if arg in HELP_FLAGS), None)
+    if help_flag:
+        print(format_help(parser, dataclass_types, show_all=help_flag == "--help-all"))
+        raise SystemExit(0)
     known = {action.dest: action for action in parser._actions}
     unsupported = {**RETIRED_FLAGS}
     for dataclass_type in dataclass_types:

@@ -51,37 +51,64 @@ class TaskTrainingArguments(TrainingArguments):
     example scripts set theirs.
     """
 
-    do_train: bool = field(default=True, metadata={"help": "Train (--no_do_train to only evaluate/predict)."})
-    do_eval: bool = field(default=True, metadata={"help": "Evaluate on the evaluation split."})
-    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate during training."})
-    save_strategy: str = field(default="epoch", metadata={"help": "When to save a checkpoint."})
+    do_train: bool = field(
+        default=True,
+        metadata={"help": "Train (false: only evaluate the given --model_name_or_path).", "group": "training"},
+    )
+    do_eval: bool = field(default=True, metadata={"help": "Evaluate on the evaluation split.", "group": "training"})
+    eval_strategy: str = field(
+        default="epoch",
+        metadata={"help": "When to evaluate: no, steps (every --eval_steps) or epoch.", "group": "training"},
+    )
+    save_strategy: str = field(
+        default="epoch",
+        metadata={
+            "help": "When to save a checkpoint: no, steps (every --save_steps), epoch or best.",
+            "group": "outputs and run",
+        },
+    )
     save_total_limit: int | None = field(
         default=1,
-        metadata={"help": "Checkpoints to keep (at least 2 with the best model kept: the best and the last)."},
+        metadata={
+            "help": "Checkpoints to keep (at least 2 with the best model kept: the best and the last).",
+            "group": "outputs and run",
+        },
     )
     load_best_model_at_end: bool | None = field(
         default=None,
         metadata={
-            "help": "At the end, load the checkpoint with the best --metric_for_best_model. Default: on when "
-            "evaluation and saving happen at the same steps and the task keeps its best model (NER: validation F1) "
-            "or --early_stopping_patience is given; --load_best_model_at_end false keeps the last weights."
+            "help": "At the end, load the checkpoint with the best --metric_for_best_model (false: keep the last). "
+            "Default: true when each checkpoint is evaluated and the task keeps its best (NER) or stops early.",
+            "group": "training",
         },
     )
     early_stopping_patience: int | None = field(
         default=None,
         metadata={
             "help": "Stop after this many evaluations without improvement of --metric_for_best_model; the best "
-            "model is loaded at the end."
+            "model is loaded at the end.",
+            "group": "training",
         },
     )
     keeps_best_model: ClassVar[bool] = False  # a task whose validation metric is worth selecting on sets it
+    # `--help` group and short help of the TrainingArguments options set most often that keep transformers'
+    # definition; a field defined here or in a task's subclass names its group in its metadata (`trainer_common.help`)
+    help_groups: ClassVar[dict[str, tuple[str, str]]] = {
+        "seed": ("training", "Random seed of the initialisation, the data order and dropout."),
+        "max_steps": ("training", "Train this many steps instead of --num_train_epochs (-1: off)."),
+        "resume_from_checkpoint": ("outputs and run", "Continue a run: a checkpoint-N folder, or true for the last."),
+        "report_to": ("outputs and run", "Trackers to log to (wandb, tensorboard, ...; all; none)."),
+        "push_to_hub": ("outputs and run", "Upload the model and its card to the Hub (to --hub_model_id)."),
+        "hub_model_id": ("outputs and run", "Hub repository of --push_to_hub: user/name."),
+    }
 
     # transformers 5 dropped this flag; here it means: remove the previous run in output_dir before training
     overwrite_output_dir: bool = field(
         default=False,
         metadata={
-            "help": "Train into an output_dir that holds a previous run, removing that run's files first. Without "
-            "it (or --resume_from_checkpoint), such a folder is refused."
+            "help": "Remove a previous run's files from --output_dir before training; without it (or "
+            "--resume_from_checkpoint), such a folder is refused.",
+            "group": "outputs and run",
         },
     )
 
@@ -89,20 +116,25 @@ class TaskTrainingArguments(TrainingArguments):
         default=None,
         metadata={
             "help": "Log the training loss every N steps (below 1: a fraction of the run). Default: about 50 times "
-            "a run, and at least once by the first evaluation."
+            "a run, and at least once by the first evaluation.",
+            "group": "outputs and run",
         },
     )
     default_logging_steps: ClassVar[int] = 50  # what eval_steps falls back to before the run's length is known
     keep_checkpoints: bool = field(
         default=False,
         metadata={
-            "help": "Keep the checkpoint-N folders after a finished run. By default those whose weights the final "
-            "model already holds are removed (an unfinished run keeps its checkpoints to resume from)."
+            "help": "Keep the checkpoint-N folders of a finished run; else those whose weights the final model holds "
+            "are removed (an unfinished run keeps them).",
+            "group": "outputs and run",
         },
     )
     license: str | None = field(
         default=None,
-        metadata={"help": "Licence in the model card (a Hub licence id, e.g. apache-2.0). Default: the encoder's."},
+        metadata={
+            "help": "Licence in the model card (a Hub licence id, e.g. apache-2.0). Default: the encoder's.",
+            "group": "outputs and run",
+        },
     )
 
     def __post_init__(self):
