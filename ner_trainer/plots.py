@@ -3,9 +3,12 @@
 import os
 from pathlib import Path
 
-from trainer_common.plots import plot_curves
+from trainer_common.plots import Panel, plot_curves
 
-NER_PANELS = [("Loss", ["loss", "eval_loss"]), ("Validation entity F1", ["eval_f1"])]
+NER_PANELS = [
+    Panel("Loss", ["loss", "eval_loss"], "cross-entropy per token"),
+    Panel("Validation entity F1", ["eval_f1"], "entity F1", limits=(0, 1)),
+]
 
 
 def write_training_curves(log_history: list[dict], output_dir: str | os.PathLike) -> str:

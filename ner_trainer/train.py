@@ -69,6 +69,7 @@ class NERRecipe(Recipe):
                                           "intermediate_size", "vocab_size", "max_position_embeddings",
                                           "type_vocab_size")),
     )  # fmt: skip
+    eval_columns = (("loss", "loss"), ("precision", "P"), ("recall", "R"), ("f1", "F1"))
 
     def load_data(self) -> None:
         from .data import build_label_list
@@ -148,7 +149,8 @@ class NERRecipe(Recipe):
             # the default eval_strategy="epoch" would make Trainer refuse to start without an eval_dataset
             if training_args.early_stopping_patience is not None:
                 raise InputError("--early_stopping_patience needs validation data")
-            logger.info("no validation data: no evaluation during training, the last weights are saved")
+            if self.trains:
+                logger.info("no validation data: no evaluation during training, the last weights are saved")
             training_args.eval_strategy = IntervalStrategy.NO
             training_args.load_best_model_at_end = False
         mixed_precision = training_args.fp16 or training_args.bf16
@@ -193,9 +195,9 @@ class NERRecipe(Recipe):
         scheme = self.args.label_scheme
         results = {f"{name}_windows": split.stats["windows"] for name, split in self.encoded.items()}
         if self.validation is not None:
-            metrics = trainer.evaluate()
-            trainer.log_metrics("eval", metrics)
+            metrics = trainer.evaluate()  # its line reaches the console through `trainer.log`
             results.update(metrics)
+            self.reports = {"validation": (self.validation.gold_tags, trainer.compute_metrics.word_tags)}
             if self.validation.is_span_json:  # the word tags of the evaluation just made
                 predicted = trainer.compute_metrics.word_tags
                 if trainer.is_world_process_zero():
@@ -213,13 +215,23 @@ class NERRecipe(Recipe):
             metrics = {
                 f"test_{k}": v for k, v in compute_ner_metrics(test.gold_tags, predicted, strict, scheme).items()
             }
-            trainer.log_metrics("test", metrics)
             results.update(metrics)
+            self.reports = {"test": (test.gold_tags, predicted)}
             if trainer.is_world_process_zero():
+                self.console.show("test", metrics, trainer.state)
                 write_text(
                     f"{out}/test_report.txt", classification_report_text(test.gold_tags, predicted, strict, scheme)
                 )
         return results
+
+    def summary(self, results: dict) -> str:
+        """The per-type table of the test split (of the validation split without a tagged test split)."""
+        from .metrics import classification_report_text
+
+        for name, (gold, predicted) in getattr(self, "reports", {}).items():
+            table = classification_report_text(gold, predicted, self.args.strict, self.args.label_scheme)
+            return f"\n{name} entities, per type:\n{table}"
+        return ""
 
     def write_figures(self) -> dict[str, str]:
         from .plots import write_training_curves
@@ -239,7 +251,7 @@ class NERRecipe(Recipe):
     def card_info(self, results: dict):
         from .card import card_info
 
-        return card_info(self.args, self.training_args, self.trainer.model.config, results)
+        return card_info(self.args, self.training_args, self.trainer.model.config, results, trainer=self.trainer)
 
 
 def train(args: NERArguments, training_args: NERTrainingArguments, callbacks: list | None = None) -> dict:

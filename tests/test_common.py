@@ -11,7 +11,7 @@ from torch import nn
 from trainer_common.args import parse_args
 from trainer_common.errors import InputError
 from trainer_common.io import atomic_path, write_json
-from trainer_common.plots import plot_curves, save_image_grid
+from trainer_common.plots import Panel, curves_figure, plot_curves, save_image_grid
 from vae_trainer.train import VAEArguments, VAETrainingArguments
 
 
@@ -62,14 +62,27 @@ def test_plots_and_grids(tmp_path):
     history = [{"step": s, "loss": 10 / s, "recon_loss": 9 / s} for s in range(1, 20)] + [
         {"step": 19, "eval_loss": 1.0, "eval_recon_loss": 0.9}
     ]
-    plot_curves(
-        history, [("a", ["recon_loss", "eval_recon_loss"]), ("b", ["loss", "missing_key"])], tmp_path / "c.png"
-    )
+    panels = [Panel("a", ["recon_loss", "eval_recon_loss"], "BCE"), Panel("b", ["loss", "missing_key"], "CE")]
+    plot_curves(history, panels, tmp_path / "c.png")
     with Image.open(tmp_path / "c.png") as image:
         assert image.format == "PNG"
     save_image_grid(torch.rand(7, 5, 6), tmp_path / "g.png", ncols=3, pad=1)
     with Image.open(tmp_path / "g.png") as image:
         assert image.size == (3 * 7 + 1, 3 * 6 + 1)
+
+
+def test_curves_figure_reads_well():
+    """Integer step ticks, y labels, a bounded metric clipped to its range, a log scale where the first steps dwarf
+    the rest, and a marker on a series of one point (one evaluation of a short run)."""
+    history = [{"step": s, "loss": 50 / s} for s in range(1, 20)] + [{"step": 19, "eval_f1": 0.02}]
+    fig = curves_figure(history, [Panel("loss", ["loss"], "CE"), Panel("F1", ["eval_f1"], "F1", limits=(0, 1))])
+    loss_axis, f1_axis = fig.axes
+    assert loss_axis.get_yscale() == "log" and f1_axis.get_yscale() == "linear"
+    assert f1_axis.get_ylim() == (0, 1) and f1_axis.get_ylabel() == "F1" and loss_axis.get_ylabel() == "CE"
+    assert all(float(tick).is_integer() for tick in f1_axis.get_xticks())  # not 18.5, 19.0, 19.5
+    assert f1_axis.lines[0].get_marker() == "o"
+    flat = curves_figure([{"step": s, "loss": 2 - s / 100} for s in range(1, 20)], [Panel("loss", ["loss"], "CE")])
+    assert flat.axes[0].get_yscale() == "linear"
 
 
 class TwoPartLoss(nn.Module):

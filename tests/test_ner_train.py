@@ -16,6 +16,7 @@ from PIL import Image
 
 from ner_trainer import tagging
 from ner_trainer.train import main
+from trainer_common.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -195,10 +196,26 @@ def test_training_writes_model_tokenizer_and_code(trained):
     assert tokenizer.tokenize("Washington") == ["Wash", "##ing", "##ton"]  # the encoder's vocabulary, not another
 
 
+def trained_args_seed(out) -> int:
+    import torch
+
+    return torch.load(out / "training_args.bin", weights_only=False).seed
+
+
 def test_training_writes_results_state_and_curves(data, trained):
     out, results = trained
     saved = json.loads((out / "all_results.json").read_text())
+    provenance = saved.pop("run")
     assert saved == pytest.approx(results)
+    import torch
+    import transformers
+
+    assert provenance["seed"] == trained_args_seed(out) and torch.__version__.startswith(provenance["torch_version"])
+    assert provenance["transformers_version"] == transformers.__version__ and provenance["hf_trainer_toolkit_version"]
+    for split in ("train", "eval", "test"):  # the transformers examples' files, a split each, with the same provenance
+        split_file = json.loads((out / f"{split}_results.json").read_text())
+        assert split_file.pop("run") == provenance and split_file.pop("epoch") == saved["epoch"]
+        assert split_file == {key: value for key, value in saved.items() if key.startswith(f"{split}_")}
     for key in ("train_runtime", "train_loss", "eval_loss", "eval_f1", "test_f1", "test_precision", "test_recall"):
         assert isinstance(saved[key], float), key
     assert saved["train_windows"] == 40 and saved["validation_windows"] == 8
@@ -302,13 +319,37 @@ def test_evaluation_only_from_a_saved_tagger(data, trained, tmp_path):
     assert "train_runtime" not in results
     assert (out / "test_predictions.txt").read_text() == (model / "test_predictions.txt").read_text()
     assert not (out / "model.safetensors").exists() and not (out / "trainer_state.json").exists()
-    card = (out / "README.md").read_text()
-    assert "conll2003" not in card, "the card must not claim a Hub dataset the run never used"
+    assert not (out / "README.md").exists(), "no model card where no model was trained or saved"
 
     # Trainer's evaluation (compute_metrics on length-sorted windows) scores the test file as the test step does
     results = main(base_args(tmp_path / "eval2", None, data["test_file"], None, model=model, do_train=False))
     for key in ("f1", "precision", "recall", "accuracy", "PER_number", "LOC_number"):
         assert results[f"eval_{key}"] == pytest.approx(trained_results[f"test_{key}"]), key
+
+
+def test_evaluate_command_scores_a_saved_tagger(data, trained, tmp_path, capsys):
+    """`run_ner.py evaluate`: the results, the report and the predictions of the test file; no model, no card."""
+    from ner_trainer.evaluate import main as evaluate
+
+    model, trained_results = trained
+    out = tmp_path / "scored"
+    results = evaluate(["--model", str(model), "--test_file", str(data["test_file"]), "--output_dir", str(out),
+                        "--batch_size", "3", "--report_to", "none", "--max_seq_length", "16"])  # fmt: skip
+    assert results["test_f1"] == pytest.approx(trained_results["test_f1"])
+    written = sorted(path.name for path in out.iterdir())
+    assert written == [".run_manifest.json", "all_results.json", "test_predictions.txt", "test_report.txt",
+                       "test_results.json"]  # fmt: skip
+    shown = capsys.readouterr().out
+    assert f"F1 {trained_results['test_f1']:.4f}" in shown and "micro avg" in shown  # its line and the table
+
+    before = json.loads((model / "all_results.json").read_text())
+    in_place = ["--model", str(model), "--test_file", str(data["test_file"]), "--max_seq_length", "16"]
+    evaluate(in_place)
+    after = json.loads((model / "all_results.json").read_text())
+    assert after["train_loss"] == before["train_loss"] and after["test_f1"] == pytest.approx(before["test_f1"])
+
+    with pytest.raises(InputError, match="evaluate needs data"):
+        evaluate(["--model", str(model)])
 
 
 def test_continue_training_a_saved_tagger(data, trained, tmp_path):

@@ -10,11 +10,17 @@ from pathlib import Path
 import pytest
 from helpers import SignalAtStep, make_encoder_dir, one_thread, write_mnist  # noqa: F401 (an autouse fixture)
 from test_ner_train import base_args, make_sentences, write_conll, write_jsonl
-from test_run_safety import ROOT, run, vae_args
+from test_run_safety import ROOT, run
+from test_run_safety import vae_args as finished_run_args
 
 from ner_trainer.train import main as run_ner
 from trainer_common.errors import InputError, Interrupted
 from trainer_common.run_files import MANIFEST, read_manifest
+
+
+def vae_args(data: Path, out: Path, *extra: str) -> list[str]:
+    """A run that keeps its checkpoints when it finishes: these tests need a previous run's checkpoints."""
+    return finished_run_args(data, out, "--keep_checkpoints", "true", *extra)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -239,7 +245,8 @@ def test_ner_inputs_inside_the_output_folder(ner_files, tmp_path):
     train = out / "data" / "train.txt"
     train.parent.mkdir()
     train.write_bytes(files[0].read_bytes())
-    run_ner(base_args(out, train, *files[1:], model=encoder, max_steps=1, overwrite_output_dir="true"))
+    kept = {"overwrite_output_dir": "true", "keep_checkpoints": "true"}
+    run_ner(base_args(out, train, *files[1:], model=encoder, max_steps=1, **kept))
     assert train.read_bytes() == files[0].read_bytes()
     tokenizer = out / "checkpoint-1"
     before = snapshot(out)

@@ -71,9 +71,25 @@ def test_a_finished_run_is_refused_then_replaced_only_when_asked(data, tmp_path)
         assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
 
 
+def test_a_finished_run_keeps_only_checkpoints_with_other_weights(data, tmp_path):
+    """The last checkpoint holds the final model's weights (and twice as much optimizer state): it goes once the run
+    has finished, unless --keep_checkpoints; a checkpoint of other weights (the best one, before the last) stays."""
+    out = tmp_path / "run"
+    run(vae_args(data, out, "--save_total_limit", "2"))
+    assert [p.name for p in out.iterdir() if p.name.startswith("checkpoint-")] == ["checkpoint-4"]
+    assert "checkpoint-4" in json.loads((out / ".run_manifest.json").read_text())["entries"]
+    assert "checkpoint-8" not in json.loads((out / ".run_manifest.json").read_text())["entries"]
+    kept = tmp_path / "kept"
+    run(vae_args(data, kept, "--save_total_limit", "2", "--keep_checkpoints", "true"))
+    assert sorted(p.name for p in kept.iterdir() if p.name.startswith("checkpoint-")) == ["checkpoint-4",
+                                                                                          "checkpoint-8"]  # fmt: skip
+    final, last = weights(kept), weights(kept / "checkpoint-8")
+    assert all(torch.equal(final[name], last[name]) for name in final) and not (kept / ".staging").exists()
+
+
 def test_overwrite_never_deletes_the_checkpoint_it_resumes(data, tmp_path):
     out = tmp_path / "run"
-    run(vae_args(data, out))
+    run(vae_args(data, out, "--keep_checkpoints", "true"))
     with pytest.raises(InputError, match="would delete the checkpoint"):
         run(vae_args(data, out, "--overwrite_output_dir", "true", "--resume_from_checkpoint", "true"))
     assert (out / "checkpoint-8" / "trainer_state.json").is_file()
@@ -195,7 +211,7 @@ def test_evaluating_the_saved_model_in_place_keeps_the_training_results(data, tm
 
 def test_evaluating_another_model_into_a_finished_run_is_refused(data, tmp_path):
     out, other = tmp_path / "run", tmp_path / "other"
-    run(vae_args(data, out))
+    run(vae_args(data, out, "--keep_checkpoints", "true"))
     run(vae_args(data, other, "--learning_rate", "0.02"))
     before = (out / "all_results.json").read_bytes()
     # refused before any data is read: the missing --data_dir is never reached
@@ -206,7 +222,7 @@ def test_evaluating_another_model_into_a_finished_run_is_refused(data, tmp_path)
 
     evaluate_other = vae_args(data, out, "--do_train", "false", "--model_name_or_path", str(other))
     results = run([*evaluate_other, "--overwrite_output_dir", "true"])
-    assert json.loads((out / "all_results.json").read_text()) == results
+    assert {k: v for k, v in json.loads((out / "all_results.json").read_text()).items() if k != "run"} == results
     assert "train_loss" not in results  # nothing of the first run left to mix with
     assert not (out / "model.safetensors").exists() and not list(out.glob("checkpoint-*"))
     in_place = vae_args(data, other, "--do_train", "false", "--model_name_or_path", str(other))

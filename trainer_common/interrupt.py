@@ -1,4 +1,5 @@
-"""Stop training cleanly on Ctrl-C or SIGTERM: finish the current step, save a complete checkpoint, then stop.
+"""Stop training cleanly on Ctrl-C or SIGTERM: finish the current step, save a complete checkpoint, then stop; after
+training, stop at once, before the run's results mark the folder finished.
 
 Without it, a signal during a save leaves a half-written `checkpoint-N` and a traceback. A second Ctrl-C aborts at
 once (the last complete checkpoint still resumes: `--resume_from_checkpoint true` skips incomplete ones).
@@ -11,6 +12,8 @@ from contextlib import contextmanager
 
 from transformers import TrainerCallback
 
+from .errors import Interrupted
+
 logger = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -22,6 +25,12 @@ class StopOnSignal(TrainerCallback):
 
     def __init__(self):
         self.received: str | None = None
+        self.at_once: str | None = None  # once training is over: a signal stops the run at once, with this message
+
+    def stop_at_once(self, message: str) -> None:
+        """From now on (the final evaluation, the result files), a signal raises `Interrupted(message)` at once:
+        there is no checkpoint to finish, and the folder must not be made to look finished."""
+        self.at_once = message
 
     @contextmanager
     def installed(self):
@@ -31,6 +40,8 @@ class StopOnSignal(TrainerCallback):
         previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
 
         def handle(signum, frame):
+            if self.at_once:
+                raise Interrupted(f"{signal.Signals(signum).name}: {self.at_once}")
             if self.received and signum == signal.SIGINT:
                 raise KeyboardInterrupt
             self.received = signal.Signals(signum).name

@@ -9,6 +9,7 @@ the model evaluated is the one saved there (`--model_name_or_path` is `output_di
 run's results. No input of the run (config file, data, model, tokenizer) may lie in what the run deletes or writes.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -153,3 +154,46 @@ def _check_folder(out: str) -> None:
 
 def _shown(found: list[str]) -> str:
     return ", ".join(found[:4]) + (", ..." if len(found) > 4 else "")
+
+
+def remove_redundant_checkpoints(output_dir: str) -> list[str]:
+    """After a finished run (`--keep_checkpoints` off): remove the `checkpoint-N` folders whose weights equal the
+    final model's, tensor for tensor (a finished run is not resumed; the optimizer state alone is often 2x the
+    model). Each goes into `.staging/` first, so that a kill mid-way never leaves half a checkpoint. Returns the
+    names removed."""
+    import shutil
+
+    from .run_files import STAGING
+
+    final = _weights(Path(output_dir))
+    removed = []
+    for checkpoint in checkpoints(output_dir) if final is not None else ():
+        weights = _weights(checkpoint)
+        if weights is None or weights.keys() != final.keys():
+            continue
+        if all(weights[name].dtype == final[name].dtype and weights[name].equal(final[name]) for name in final):
+            staging = Path(output_dir) / STAGING
+            staging.mkdir(exist_ok=True)
+            os.replace(checkpoint, staging / checkpoint.name)
+            shutil.rmtree(staging / checkpoint.name)
+            removed.append(checkpoint.name)
+    if removed:
+        with contextlib.suppress(OSError):
+            (Path(output_dir) / STAGING).rmdir()
+        logger.info("removed %s: the final model in %s holds the same weights (--keep_checkpoints keeps them)",
+                    ", ".join(removed), output_dir)  # fmt: skip
+    return removed
+
+
+def _weights(folder: Path) -> dict | None:
+    """The tensors of `folder/model.safetensors`; None without one (sharded or .bin weights are not compared)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = folder / "model.safetensors"
+    if not path.is_file():
+        return None
+    try:
+        return load_file(path)
+    except (OSError, SafetensorError):  # a damaged file is never "the same weights": keep that checkpoint
+        return None

@@ -3,6 +3,7 @@
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from .io import atomic_path
 
@@ -18,33 +19,66 @@ def read_log_history(output_dir: str | os.PathLike) -> list[dict]:
     return json.loads(path.read_text())["log_history"]
 
 
-def plot_curves(log_history: list[dict], panels: list[tuple[str, list[str]]], path: str | os.PathLike) -> None:
-    """One panel per `(title, keys)`; each key present in the logs becomes a line against the global step.
+class Panel(NamedTuple):
+    """One plot of `plot_curves`: the log keys drawn, the y-axis label, and the metric's range (None: unbounded;
+    F1 is `(0, 1)`). A positive series whose largest value is over `LOG_SCALE_RATIO` times its smallest (the first
+    steps of a loss) is drawn on a log scale, so that the rest of the curve stays readable."""
+
+    title: str
+    keys: list[str]
+    ylabel: str
+    limits: tuple[float, float] | None = None
+
+
+LOG_SCALE_RATIO = 10
+
+
+def plot_curves(log_history: list[dict], panels: list[Panel], path: str | os.PathLike) -> None:
+    """Write `curves_figure` as a PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(log_history, panels)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=CURVE_DPI, format="png")
+    plt.close(fig)
+
+
+def curves_figure(log_history: list[dict], panels: list[Panel]):
+    """One plot per `Panel`; each key present in the logs becomes a line against the optimizer step (integer ticks).
 
     Training keys are logged every `logging_steps` and `eval_*` keys at each evaluation, so they are plotted
-    as points of their own steps rather than aligned.
+    as points of their own steps rather than aligned. A series of few points gets markers, so a single one shows.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
-    for ax, (title, keys) in zip(axes[0], panels):
-        for key in keys:
+    for ax, panel in zip(axes[0], panels):
+        drawn = []
+        for key in panel.keys:
             points = [(entry["step"], entry[key]) for entry in log_history if key in entry]
             if points:
                 steps, values = zip(*points)
-                ax.plot(steps, values, marker="o" if key.startswith("eval_") else None, markersize=3, label=key)
-        ax.set_title(title)
-        ax.set_xlabel("iteration (optimizer step)")
+                marker = "o" if key.startswith("eval_") or len(points) <= 3 else None
+                ax.plot(steps, values, marker=marker, markersize=3, label=key)
+                drawn += values
+        ax.set_title(panel.title)
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel(panel.ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
+        if panel.limits is not None:
+            low, high = panel.limits
+            ax.set_ylim(low, high)
+        elif drawn and min(drawn) > 0 and max(drawn) > LOG_SCALE_RATIO * min(drawn):
+            ax.set_yscale("log")
         if ax.lines:
             ax.legend()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=CURVE_DPI, format="png")
-    plt.close(fig)
+    return fig
 
 
 def to_uint8(images):

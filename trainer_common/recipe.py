@@ -24,6 +24,10 @@ class Recipe:
                      "train_file", "validation_file", "test_file")  # fmt: skip
     # config fields a checkpoint to resume from must share with the run's model (`check_resume`)
     resume_fields: tuple[str, ...] = ()
+    # `(metric, label)` columns of the console's line for an evaluation (`console.log_line`), and extra columns of a
+    # training line (a composite loss's parts)
+    eval_columns: tuple[tuple[str, str], ...] = (("loss", "loss"),)
+    train_columns: tuple[tuple[str, str], ...] = ()
 
     def __init__(self, args, training_args, callbacks: list | None = None):
         self.args, self.training_args, self.callbacks = args, training_args, callbacks
@@ -50,6 +54,10 @@ class Recipe:
     def prediction_tables(self) -> dict[str, tuple[list[str], list[list]]]:
         """Tables of sample predictions for W&B: `{name: (columns, rows)}`."""
         return {}
+
+    def summary(self, results: dict) -> str:
+        """What the console shows at the end of the run (the full metrics are in the result files)."""
+        return ""
 
     def card_info(self, results: dict):
         """The model card's `model_card.CardInfo`, from the run's results."""
@@ -98,8 +106,10 @@ class Recipe:
     def run(self) -> dict:
         from transformers import set_seed
 
+        from .console import use_console
         from .errors import Interrupted
         from .hub_push import push_output_dir
+        from .interrupt import StopOnSignal
         from .run_files import discard_previous_run, put_back_previous_run, recording_callback
         from .tracking import setup_logging, setup_wandb
 
@@ -116,6 +126,7 @@ class Recipe:
             self.check_resume(model, resume)
         self.trainer = trainer = self.build_trainer(model)
         trainer.add_callback(recording_callback())  # the manifest, at every checkpoint
+        self.console = use_console(trainer, self.eval_columns, self.train_columns)
         if training_args.early_stopping_patience is not None:
             from transformers import EarlyStoppingCallback
 
@@ -123,10 +134,12 @@ class Recipe:
 
         replacing = training_args.overwrite_output_dir and self.set_aside_previous_run()
         main = trainer.is_world_process_zero()
+        stop = StopOnSignal()
         try:
-            results = self.train_and_evaluate(resume)
-            if main:
-                self.write_outputs(results, saved)
+            with stop.installed():  # to the end of the run: a folder looks finished only once it is
+                results = self.train_and_evaluate(resume, stop)
+                if main:
+                    self.write_outputs(results, saved)
         except Interrupted:
             raise  # its checkpoint resumes; a replaced run stays set aside until this one finishes
         except Exception:
@@ -137,22 +150,23 @@ class Recipe:
             discard_previous_run(training_args.output_dir)
             if training_args.push_to_hub:
                 push_output_dir(trainer)
+            self.show_summary(results)
         return results
 
-    def train_and_evaluate(self, resume: str | None) -> dict:
-        """Train (when the run trains) and save the model, then the final evaluation; returns the run's metrics."""
+    def train_and_evaluate(self, resume: str | None, stop) -> dict:
+        """Train (when the run trains) and save the model, then the final evaluation; returns the run's metrics.
+        `stop` (an installed `StopOnSignal`) ends training at a checkpoint, and the rest of the run at once."""
+        from .console import fit_logging_steps
         from .errors import Interrupted
-        from .interrupt import StopOnSignal
         from .run_files import record_run
         from .tracking import log_run_size
 
         trainer, training_args, results = self.trainer, self.training_args, {}
         if self.trains:
+            fit_logging_steps(trainer)
             log_run_size(trainer)
-            stop = StopOnSignal()
             trainer.add_callback(stop)
-            with stop.installed():
-                train_result = trainer.train(resume_from_checkpoint=resume)
+            train_result = trainer.train(resume_from_checkpoint=resume)
             if stop.received:  # a checkpoint of the last step is saved; the run is not finished, so no model
                 raise Interrupted(
                     f"{stop.received} at step {trainer.state.global_step}: checkpoint saved in "
@@ -162,26 +176,42 @@ class Recipe:
             trainer.save_state()
             if trainer.is_world_process_zero():
                 record_run(training_args.output_dir)
-            trainer.log_metrics("train", train_result.metrics)
             results.update(train_result.metrics)
+        out = training_args.output_dir
+        stop.stop_at_once(
+            f"the run did not finish: {'its trained model is saved in ' + out + ', ' if self.trains else ''}no "
+            f"results were written; run it again (with --resume_from_checkpoint true after training)"
+        )
         results.update(self.evaluate())
         return results
 
     def write_outputs(self, results: dict, saved: dict | None) -> None:
-        """On the main process: `all_results.json` (merged into the `saved` results of a model re-evaluated in
-        place), figures, W&B results, the model card and the manifest."""
-        from .io import write_json
+        """On the main process: figures, W&B results, the model card (of a trained model), the result files
+        (merged into the `saved` results of a model re-evaluated in place), with `all_results.json` last, as it
+        marks a finished run; then checkpoints the final model makes redundant go, and the manifest is written."""
         from .model_card import write_card
-        from .output_dir import merged_results
+        from .output_dir import merged_results, remove_redundant_checkpoints
+        from .results import write_results
         from .run_files import record_run
         from .tracking import log_results
 
         trainer, training_args = self.trainer, self.training_args
         in_place = saved is not None  # re-evaluated: the run's training metrics, figures and model card stay
         merged = merged_results(saved, results) if in_place else results
-        write_json(f"{training_args.output_dir}/all_results.json", merged)
         figures = {} if in_place else self.write_figures()
         log_results(trainer, self.args, results, figures, self.prediction_tables())
-        if not in_place or training_args.push_to_hub:
+        if self.trains or (in_place and training_args.push_to_hub):  # no card where no model was trained
             write_card(self.card_info(results), training_args)
+        write_results(training_args.output_dir, merged, training_args.seed)
+        if self.trains and not training_args.keep_checkpoints:
+            remove_redundant_checkpoints(training_args.output_dir)
         record_run(training_args.output_dir)
+
+    def show_summary(self, results: dict) -> None:
+        """The task's end-of-run summary, and where the outputs are (main process)."""
+        from pathlib import Path
+
+        text = self.summary(results)
+        if text:
+            print(text.rstrip("\n"), flush=True)
+        print(f"outputs in {Path(self.training_args.output_dir).resolve()} (metrics: all_results.json)", flush=True)

@@ -30,28 +30,28 @@ def setup_logging(training_args, package: str) -> None:
     transformers.utils.logging.set_verbosity(level)
     transformers.utils.logging.enable_default_handler()
     transformers.utils.logging.enable_explicit_format()
+    transformers.utils.logging.disable_progress_bar()  # loading and saving weights: the training bar is the Trainer's
+    datasets.disable_progress_bars()
 
 
 def log_run_size(trainer) -> None:
     """One INFO line on the main process before training: world size, batch sizes, optimisation steps, output."""
-    import math
+    from .console import planned_steps
 
     args = trainer.args
     if not trainer.is_world_process_zero():
         return
-    # batches per process, as the Trainer counts them (without building a dataloader, which could draw randomness)
-    per_step = args.per_device_train_batch_size * args.world_size
-    samples = len(trainer.train_dataset)
-    batches = samples // per_step if args.dataloader_drop_last else math.ceil(samples / per_step)
-    per_epoch = max(batches // args.gradient_accumulation_steps, 1)
-    steps = args.max_steps if args.max_steps > 0 else math.ceil(args.num_train_epochs * per_epoch)
+    steps, _ = planned_steps(trainer)
     logger.info(
         "training: world size %d, per-device train batch size %d, total train batch size %d (x%d gradient "
-        "accumulation), %d optimisation steps, output in %s",
+        "accumulation), %d optimisation steps, loss logged every %s, output in %s",
         args.world_size, args.per_device_train_batch_size, args.total_train_batch_size,
-        args.gradient_accumulation_steps, steps,
-        args.output_dir,
+        args.gradient_accumulation_steps, steps, _steps(args.logging_steps), args.output_dir,
     )  # fmt: skip
+
+
+def _steps(count: float) -> str:
+    return f"{count:g} of the run" if count < 1 else f"{int(count)} step" + ("s" if count != 1 else "")
 
 
 def setup_wandb(training_args, project: str) -> None:

@@ -3,13 +3,13 @@
 import os
 from pathlib import Path
 
-from trainer_common.plots import plot_curves, save_image_grid, save_images
+from trainer_common.plots import Panel, plot_curves, save_image_grid, save_images
 
 DIGIT_SCALE = 3  # 28 px digits drawn at 84 px in the grids
 
 VAE_PANELS = [
-    ("Reconstruction loss (BCE per image)", ["recon_loss", "eval_recon_loss"]),
-    ("KL divergence (per image)", ["kl_loss", "eval_kl_loss"]),
+    Panel("Reconstruction loss", ["recon_loss", "eval_recon_loss"], "BCE per image (nats)"),
+    Panel("KL divergence", ["kl_loss", "eval_kl_loss"], "KL per image (nats)"),
 ]
 
 
@@ -40,12 +40,13 @@ def write_reconstructions(model, pixels, path: str | os.PathLike, n: int = 10) -
     save_image_grid(grid, path, ncols=len(originals), scale=DIGIT_SCALE, row_labels=["test", "recon"])
 
 
-def write_figures(trainer, test_set, num_samples: int, seed: int) -> dict[str, str]:
-    """Write loss_curves.png, samples.png (+ samples/) and reconstructions.png; return their paths by name."""
+def write_figures(trainer, test_set, num_samples: int, seed: int, trained: bool = True) -> dict[str, str]:
+    """Write loss_curves.png (of a run that `trained`), samples.png (+ samples/) and reconstructions.png; return
+    their paths by name."""
     out = Path(trainer.args.output_dir)
     model = trainer.model.eval()
     figures = {}
-    if trainer.state.log_history:
+    if trained and trainer.state.log_history:
         plot_curves(trainer.state.log_history, VAE_PANELS, out / "loss_curves.png")
         figures["loss_curves"] = str(out / "loss_curves.png")
     figures["samples"] = str(write_samples(model, num_samples, out, seed))

@@ -24,29 +24,50 @@ class VAEArguments:
     """Model and data arguments of `run_vae.py`."""
 
     model_name_or_path: str | None = field(
-        default=None, metadata={"help": "Start from a saved VAE (folder or Hub id) instead of a fresh one."}
+        default=None,
+        metadata={"help": "Start from a saved VAE (folder or Hub id) instead of a fresh one.", "group": "model"},
     )
-    hidden_dim: int = field(default=VAEConfig.hidden_dim, metadata={"help": "Hidden width of encoder and decoder."})
-    latent_dim: int = field(default=VAEConfig.latent_dim, metadata={"help": "Dimension of the latent code z."})
+    hidden_dim: int = field(
+        default=VAEConfig.hidden_dim, metadata={"help": "Hidden width of encoder and decoder.", "group": "model"}
+    )
+    latent_dim: int = field(
+        default=VAEConfig.latent_dim, metadata={"help": "Dimension of the latent code z.", "group": "model"}
+    )
     initializer_range: float = field(
-        default=VAEConfig.initializer_range, metadata={"help": "Std of the Gaussian weight initialisation."}
+        default=VAEConfig.initializer_range,
+        metadata={"help": "Std of the Gaussian weight initialisation.", "group": "model"},
     )
     kl_weight: float = field(
-        default=VAEConfig.kl_weight, metadata={"help": "Weight of the KL term (1.0 = ELBO; other = beta-VAE)."}
+        default=VAEConfig.kl_weight,
+        metadata={"help": "Weight of the KL term (1.0 = ELBO; other = beta-VAE).", "group": "model"},
     )
     data_dir: str | None = field(
         default=None,
-        metadata={"help": "Folder with the four MNIST IDX files (.gz or raw). Default: the bundled MNIST copy."},
+        metadata={
+            "help": "Folder with the four MNIST IDX files (.gz or raw). Default: the bundled MNIST copy.",
+            "group": "data",
+        },
     )
     dataset_name: str | None = field(
-        default=None, metadata={"help": "Hub dataset with `image`/`label` columns, e.g. ylecun/mnist."}
+        default=None,
+        metadata={"help": "Hub dataset with `image`/`label` columns, e.g. ylecun/mnist.", "group": "data"},
     )
-    dataset_config_name: str | None = field(default=None, metadata={"help": "Config name of --dataset_name."})
-    binarize: bool = field(default=False, metadata={"help": "Threshold pixels at 0.5 to {0, 1}."})
-    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training images."})
-    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N test images."})
-    num_samples: int = field(default=10, metadata={"help": "Digits to generate into samples.png at the end."})
-    wandb_project: str = field(default="vae-mnist", metadata={"help": "W&B project when --report_to wandb."})
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "Config name of --dataset_name.", "group": "data"}
+    )
+    binarize: bool = field(default=False, metadata={"help": "Threshold pixels at 0.5 to {0, 1}.", "group": "data"})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N training images.", "group": "data"}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N test images.", "group": "data"}
+    )
+    num_samples: int = field(
+        default=10, metadata={"help": "Digits to generate into samples.png at the end.", "group": "outputs and run"}
+    )
+    wandb_project: str = field(
+        default="vae-mnist", metadata={"help": "W&B project when --report_to wandb.", "group": "outputs and run"}
+    )
 
     def __post_init__(self):
         from trainer_common.validation import check_range
@@ -67,15 +88,25 @@ class VAEArguments:
 class VAETrainingArguments(TaskTrainingArguments):
     """`TrainingArguments` with the pytorch/examples VAE defaults: Adam, lr 1e-3, batch 128, 10 epochs."""
 
-    output_dir: str | None = field(default="runs/vae", metadata={"help": "Where the model and figures go."})
-    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate."})
-    lr_scheduler_type: str = field(default="constant", metadata={"help": "Learning-rate schedule."})
-    max_grad_norm: float = field(default=0.0, metadata={"help": "Gradient clipping norm; 0 disables it."})
-    per_device_train_batch_size: int = field(default=128, metadata={"help": "Training batch size per device."})
-    per_device_eval_batch_size: int = field(default=1000, metadata={"help": "Evaluation batch size per device."})
-    num_train_epochs: float = field(default=10.0, metadata={"help": "Number of training epochs."})
+    output_dir: str | None = field(
+        default="runs/vae", metadata={"help": "Where the model and figures go.", "group": "outputs and run"}
+    )
+    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate.", "group": "training"})
+    lr_scheduler_type: str = field(
+        default="constant", metadata={"help": "Learning-rate schedule.", "group": "training"}
+    )
+    max_grad_norm: float = field(
+        default=0.0, metadata={"help": "Gradient clipping norm; 0 disables it.", "group": "training"}
+    )
+    per_device_train_batch_size: int = field(
+        default=128, metadata={"help": "Training batch size per device.", "group": "training"}
+    )
+    per_device_eval_batch_size: int = field(
+        default=1000, metadata={"help": "Evaluation batch size per device.", "group": "training"}
+    )
+    num_train_epochs: float = field(default=10.0, metadata={"help": "Number of training epochs.", "group": "training"})
     default_logging_steps: ClassVar[int] = 10
-    seed: int = field(default=1, metadata={"help": "Random seed (pytorch/examples uses 1)."})
+    seed: int = field(default=1, metadata={"help": "Random seed (pytorch/examples uses 1).", "group": "training"})
     # Items are dicts of a tensor that the model accepts as is; nothing to filter.
     remove_unused_columns: bool = field(default=False, metadata={"help": "Drop inputs the model does not accept."})
 
@@ -118,6 +149,8 @@ class VAERecipe(Recipe):
     # what a checkpoint to resume from must share with this run's model (`Recipe.check_resume`): the sizes that
     # shape the weights, and the loss's KL weight
     resume_fields = ("input_dim", "hidden_dim", "latent_dim", "image_size", "kl_weight")
+    eval_columns = (("loss", "loss"), ("recon_loss", "recon"), ("kl_loss", "KL"))
+    train_columns = (("recon_loss", "recon"), ("kl_loss", "KL"))
 
     def load_data(self) -> None:
         from .data import load_mnist
@@ -156,7 +189,6 @@ class VAERecipe(Recipe):
         metrics = self.trainer.evaluate(metric_key_prefix="test")
         # the ELBO is recon + KL whatever --kl_weight trained with; test_loss is the weighted training objective
         metrics["test_elbo_per_image"] = -(metrics["test_recon_loss"] + metrics["test_kl_loss"])
-        self.trainer.log_metrics("test", metrics)
         if not math.isfinite(metrics["test_loss"]):
             raise InputError(f"training diverged: test loss is {metrics['test_loss']}")
         return metrics
@@ -164,12 +196,22 @@ class VAERecipe(Recipe):
     def write_figures(self) -> dict[str, str]:
         from .plots import write_figures
 
-        return write_figures(self.trainer, self.test_set, self.args.num_samples, seed=self.training_args.seed)
+        args, seed = self.args, self.training_args.seed
+        return write_figures(self.trainer, self.test_set, args.num_samples, seed=seed, trained=self.trains)
+
+    def summary(self, results: dict) -> str:
+        if "test_elbo_per_image" not in results:
+            return ""
+        return (
+            f"\ntest ({len(self.test_set)} images): ELBO {results['test_elbo_per_image']:.2f} nats per image = "
+            f"-(reconstruction BCE {results['test_recon_loss']:.2f} + KL {results['test_kl_loss']:.2f}); "
+            f"training objective (KL weight {self.trainer.model.config.kl_weight}) {results['test_loss']:.2f}"
+        )
 
     def card_info(self, results: dict):
         from .card import card_info
 
-        return card_info(self.args, self.training_args, self.trainer.model.config, results)
+        return card_info(self.args, self.training_args, self.trainer.model.config, results, trainer=self.trainer)
 
 
 def train(args: VAEArguments, training_args: VAETrainingArguments, callbacks: list | None = None) -> dict:

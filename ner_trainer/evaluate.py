@@ -1,0 +1,28 @@
+"""`run_ner.py evaluate --model DIR --test_file FILE`: score a saved tagger on new data (`trainer_common.evaluate`)."""
+
+from trainer_common.errors import InputError
+
+DATA_OPTIONS = {
+    "--test_file": "data to predict and score (CoNLL, JSON/JSONL or CSV, as for training)",
+    "--validation_file": "data to score as the validation split (loss and metrics)",
+    "--dataset_name": "Hub dataset: its validation and test splits",
+}
+
+
+def _splits(given: dict) -> list[str]:
+    hub = "dataset_name" in given
+    if not (hub or "test_file" in given or "validation_file" in given):
+        raise InputError("evaluate needs data: --test_file, --validation_file or --dataset_name")
+    test, validation = hub or "test_file" in given, hub or "validation_file" in given
+    return ["--do_eval", str(validation).lower(), "--do_predict", str(test).lower()]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    import sys
+
+    from trainer_common.evaluate import evaluation_argv
+
+    from .train import main as train_main
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return train_main(evaluation_argv(argv, "run_ner.py evaluate", DATA_OPTIONS, _splits))

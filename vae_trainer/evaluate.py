@@ -1,0 +1,18 @@
+"""`run_vae.py evaluate --model DIR`: a saved VAE's test loss, reconstruction and KL on MNIST's test split (or other
+IDX files), with its samples and reconstructions (`trainer_common.evaluate`)."""
+
+DATA_OPTIONS = {
+    "--data_dir": "folder of MNIST IDX files (default: the bundled MNIST)",
+    "--dataset_name": "Hub dataset with image/label columns",
+}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    import sys
+
+    from trainer_common.evaluate import evaluation_argv
+
+    from .train import main as train_main
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return train_main(evaluation_argv(argv, "run_vae.py evaluate", DATA_OPTIONS, lambda given: ["--do_eval", "true"]))
