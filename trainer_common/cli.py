@@ -36,7 +36,7 @@ def run_cli(
         name = argv.pop(0)
     else:
         name = default
-        if any(arg in HELP_FLAGS for arg in argv):
+        if len(commands) > 1 and any(arg in HELP_FLAGS for arg in argv):
             print(format_commands(commands, default, description), flush=True)
     target = commands[name].target if isinstance(commands[name], Command) else commands[name]
     module_name, function_name = target.split(":")

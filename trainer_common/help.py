@@ -93,7 +93,7 @@ def _entry(action, short_help: str | None = None) -> tuple[str, str]:
     elif choices and len(",".join(choices)) + 2 <= MAX_CHOICES_WIDTH:
         metavar = "{" + ",".join(choices) + "}"
     else:
-        metavar = {int: "INT", float: "FLOAT", str: "TEXT"}.get(action.type, "VALUE")
+        metavar = "NAME" if choices else {int: "INT", float: "FLOAT", str: "TEXT"}.get(action.type, "VALUE")
         if choices:
             help_text += f" One of: {', '.join(choices)}."
     if action.nargs in ("+", "*"):
