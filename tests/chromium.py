@@ -23,6 +23,7 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-dev-shm-usage",  # a container's small /dev/shm would crash the renderer
     "--host-resolver-rules=MAP * ~NOTFOUND",  # no host resolves: a page that needs the network shows its errors
 )
 
