@@ -153,6 +153,9 @@ def test_kebab_case_and_no_prefix_spellings_still_parse(tmp_path):
         (run_ner, ["predict", "--help"], ["--model", "--batch_size", "default: 32"]),
         (run_ner, ["export", "--help"], ["--model", "--output"]),
         (run_vae, ["generate", "--help"], ["--model", "--num_samples", "default 10"]),
+        (run_ner, ["evaluate", "--help"], ["--model", "--test_file", "--output_dir"]),
+        (run_ner, ["explain", "--help"], ["--model", "--layer", "--head"]),
+        (run_vae, ["evaluate", "--help"], ["--model", "--output_dir"]),
     ],
 )
 def test_each_subcommand_has_its_own_short_help(script, argv, must_show, monkeypatch, capsys):
