@@ -4,12 +4,14 @@ import logging
 import os
 
 from trainer_common.errors import InputError
+from trainer_common.hub_data import HubUnreachable, from_hub
 
 from .arguments import NERArguments
 
 logger = logging.getLogger(__name__)
 
 NO_EFFECT = ("ignore_mismatched_sizes", "preprocessing_num_workers", "overwrite_cache")  # see their --help
+LOCAL_DATA = "give local files with --train_file/--validation_file/--test_file, or run once online to fill the cache"
 
 
 def load_sentences(args: NERArguments, seed: int, label_names: list[str] | None = None) -> tuple[dict, list | None]:
@@ -36,9 +38,13 @@ def load_sentences(args: NERArguments, seed: int, label_names: list[str] | None 
     else:
         name = args.dataset_name or DEFAULT_HUB_DATASET
         option = "--dataset_name" if args.dataset_name else "no --train_file or --dataset_name given, so the default"
-        splits, label_list = load_hub_dataset(
-            name, args.dataset_config_name, args.tag_scheme, args.label_scheme, columns, option, **args.hub_kwargs
-        )
+        try:
+            splits, label_list = load_hub_dataset(
+                name, args.dataset_config_name, args.tag_scheme, args.label_scheme, columns, option, **args.hub_kwargs
+            )
+        except HubUnreachable as err:
+            note = None if args.dataset_name else "the default: no --train_file or --dataset_name given"
+            raise err.advise(LOCAL_DATA, note) from err.__cause__
     if args.validation_split is not None:
         splits["train"], splits["validation"] = split_off_validation(splits, args.validation_split, seed)
     limits = {"train": args.max_train_samples, "validation": args.max_eval_samples, "test": args.max_predict_samples}
@@ -101,11 +107,14 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, 
             encoder_kwargs = {**hub, "config": config}
         check_layer_pooling(args, config)
         try:
-            model = BertTagger.from_encoder(
-                args.model_name_or_path, label_list, classifier_dropout=args.classifier_dropout, head=args.head,
-                label_scheme=args.label_scheme, constrain_transitions=args.constrain_transitions,
-                layer_pooling=args.layer_pooling or "last", **encoder_kwargs,
-            )  # fmt: skip
+            with _from_hub(args.model_name_or_path, "--model_name_or_path"):
+                model = BertTagger.from_encoder(
+                    args.model_name_or_path, label_list, classifier_dropout=args.classifier_dropout, head=args.head,
+                    label_scheme=args.label_scheme, constrain_transitions=args.constrain_transitions,
+                    layer_pooling=args.layer_pooling or "last", **encoder_kwargs,
+                )  # fmt: skip
+        except HubUnreachable:
+            raise
         except ValueError as err:  # an incomplete encoder checkpoint, or a tagger where an encoder was expected
             raise InputError(str(err)) from err
         except RuntimeError as err:  # weights of other shapes than the config (--config_name's, say) gives them
@@ -118,10 +127,13 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, 
     # Byte-level BPE tokenizers need a prefix space to tokenize pre-split words as in running text.
     extra = {"add_prefix_space": True} if encoder_type in {"roberta", "gpt2", "bloom", "longformer"} else {}
     tokenizer_path = args.tokenizer_name or args.model_name_or_path
+    option = "--tokenizer_name" if args.tokenizer_name else "--model_name_or_path"
     try:
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, **hub, **extra)
+        with _from_hub(tokenizer_path, option):
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, **hub, **extra)
+    except HubUnreachable:
+        raise
     except (OSError, ValueError) as err:
-        option = "--tokenizer_name" if args.tokenizer_name else "--model_name_or_path"
         raise InputError(f"{option} {tokenizer_path}: no tokenizer loads from it ({err})") from err
     rows = model.encoder.get_input_embeddings().num_embeddings
     if len(tokenizer) > rows:  # a token id past the embeddings fails mid-training, as an IndexError
@@ -129,12 +141,35 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, 
     return model, tokenizer
 
 
-def _load_config(path: str, option: str, hub: dict):
-    from transformers import AutoConfig
+def _from_hub(path: str, option: str):
+    """`from_hub` for a model or tokenizer that `option` names: an unreachable Hub says to give a local folder."""
+    return from_hub("model", path, f"give a local model folder to {option}, or run once online to fill the cache")
 
+
+def _load_config(path: str, option: str, hub: dict):
+    """The config of `path` for a new tagger's encoder or a saved tagger; another task's model (a VAE) is refused by
+    what it is, and a type transformers does not know by name."""
+    from transformers import AutoConfig
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    from trainer_common.loading import OWN_TYPES, describe, read_config
+
+    raw = read_config(path) if os.path.isfile(os.path.join(path, "config.json")) else None
+    if raw and raw["model_type"] in OWN_TYPES and raw["model_type"] != "bert_tagger":
+        uses = OWN_TYPES[raw["model_type"]].uses
+        raise InputError(
+            f"{option} {path}: {describe(raw)}, not an encoder or a tagger of run_ner.py's: give a pretrained encoder "
+            f"(a folder or Hub id such as bert-base-cased), or use {uses}"
+        )
     try:
-        return AutoConfig.from_pretrained(path, **hub)
+        with _from_hub(path, option):
+            return AutoConfig.from_pretrained(path, **hub)
+    except HubUnreachable:
+        raise
     except (OSError, ValueError) as err:
+        if raw and raw["model_type"] not in CONFIG_MAPPING:  # transformers' message lists every type it knows
+            remote = " (it names its own code: add --trust_remote_code)" if raw.get("auto_map") else ""
+            raise InputError(f"{option} {path}: {describe(raw)}, a type transformers does not know{remote}") from err
         if os.path.isdir(path):
             raise InputError(f"{option} {path}: {err}") from err
         # transformers' message for a missing folder is about Hub repo ids or the network, not the path

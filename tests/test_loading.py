@@ -72,12 +72,12 @@ def test_a_complete_checkpoint_loads(folders):
 @pytest.mark.parametrize(
     "case, model_class, message",
     [
-        ("encoder", AutoModelForTokenClassification, r"not a complete 'bert' checkpoint: missing weights classifier"),
+        ("encoder", AutoModelForTokenClassification, r"an encoder \(BertModel, model_type bert\), not a token"),
         ("missing", AutoModelForTokenClassification, r"missing weights classifier\.weight$"),
         ("unexpected", AutoModelForTokenClassification, r"unexpected weights extra\.weight$"),
         ("mis-shaped", AutoModelForTokenClassification, r"classifier\.bias \(checkpoint \[3\], model \[4\]\)"),
         ("truncated", AutoModelForTokenClassification, r"could not load .*truncated: SafetensorError"),
-        ("vae", AutoModelForTokenClassification, r"could not load .*vae: ValueError: Unrecognized configuration"),
+        ("vae", AutoModelForTokenClassification, r"vae: a VAE \(VAEModel, model_type mnist_vae\), not a token"),
         ("nowhere", AutoModelForTokenClassification, r"nowhere: no such folder$"),
     ],
 )
@@ -88,16 +88,16 @@ def test_a_broken_or_foreign_checkpoint_is_refused_by_name(folders, case, model_
 
 
 def test_the_wrong_model_type_is_refused_before_loading(folders):
-    with pytest.raises(InputError, match=r"holds a 'bert_tagger' model, not 'mnist_vae'"):
+    with pytest.raises(InputError, match=r"a token classifier \(BertTagger, model_type bert_tagger\), not a VAE"):
         load_checked(AutoModel, str(folders["tagger"]), ("mnist_vae",))
 
 
 @pytest.mark.parametrize(
     "command, case, message",
     [
-        (["run_ner.py", "predict", "--model"], "encoder", "not a complete 'bert' checkpoint"),
+        (["run_ner.py", "predict", "--model"], "encoder", "an encoder (BertModel, model_type bert)"),
         (["run_ner.py", "predict", "--model"], "missing", "missing weights classifier.weight"),
-        (["run_vae.py", "generate", "--output", "{tmp}", "--model"], "tagger", "holds a 'bert_tagger' model"),
+        (["run_vae.py", "generate", "--output", "{tmp}", "--model"], "tagger", "not a VAE"),
         (["run_vae.py", "generate", "--output", "{tmp}", "--model"], "nowhere", "no such folder"),
     ],
 )

@@ -106,7 +106,7 @@ print(json.dumps([(token["word"], token["entity"]) for token in tagger({TEXT!r})
 
 @pytest.mark.parametrize(
     ("kind", "reason"),
-    [("crf", "a CRF head"), ("scalar_mix", "'scalar_mix'"), ("layer1", "hidden state 1 of 2"), ("stock", "'bert'")],
+    [("crf", "a CRF head"), ("scalar_mix", "'scalar_mix'"), ("layer1", "hidden state 1 of 2"), ("stock", " bert)")],
 )
 def test_taggers_without_a_stock_equivalent_are_refused(taggers, exported, tmp_path, capsys, kind, reason):
     model = exported if kind == "stock" else taggers[kind]

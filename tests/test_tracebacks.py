@@ -263,11 +263,11 @@ def test_unreachable_dataset_name_is_one_error(tagger_dir, tmp_path):
     encoder = tagger_dir.parent / "tiny-bert"
     proc = script("run_ner.py", "--dataset_name", "someone/no-such-dataset", "--model_name_or_path", str(encoder),
                   "--output_dir", str(tmp_path / "ner"), "--report_to", "none")  # fmt: skip
-    assert_one_error(proc, "--dataset_name someone/no-such-dataset: not a local folder, and could not be loaded "
-                     "from the Hub (offline: HF_HUB_OFFLINE is set)")  # fmt: skip
+    assert_one_error(proc, "could not reach the Hugging Face Hub for dataset someone/no-such-dataset (HF_HUB_OFFLINE "
+                     "is set), and it is not in the cache: give local files with --train_file")  # fmt: skip
     proc = script("run_vae.py", "--dataset_name", "someone/no-such-dataset", "--output_dir", str(tmp_path / "vae"),
                   "--report_to", "none")  # fmt: skip
-    assert_one_error(proc, "--dataset_name someone/no-such-dataset: not a local folder, and could not be loaded")
+    assert_one_error(proc, "Hub for dataset someone/no-such-dataset (HF_HUB_OFFLINE is set)", "--data_dir")
 
 
 def test_dataset_name_messages_say_what_the_name_is(tmp_path):
@@ -279,7 +279,7 @@ def test_dataset_name_messages_say_what_the_name_is(tmp_path):
         load_hub_dataset(str(tmp_path / "empty"))
     with pytest.raises(InputError, match=f"--dataset_name {tmp_path / 'missing'}: no such folder$"):
         load_mnist(dataset_name=str(tmp_path / "missing"))
-    with pytest.raises(InputError, match="^the default eriktks/conll2003: not a local folder"):
+    with pytest.raises(InputError, match=r"^could not reach the Hugging Face Hub for dataset eriktks/conll2003 \(the"):
         load_hub_dataset(option="the default")
 
 

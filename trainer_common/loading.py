@@ -5,11 +5,46 @@ cut short or a folder of another model type would load and run. Here each of tho
 folder and the first few offending weights.
 """
 
+import json
 import os
+from typing import NamedTuple
 
 from .errors import InputError
+from .hub_data import HubUnreachable, from_hub, looks_like_hub_id
 
 SHOWN_KEYS = 3
+HUB_KWARGS = ("revision", "token", "cache_dir")  # of from_pretrained's, those that say where config.json comes from
+
+
+class Own(NamedTuple):
+    """One of the toolkit's model types: what it is, what to call it where it is asked for, the script that trains
+    one and the command that uses one."""
+
+    noun: str
+    wanted: str
+    trains: str
+    uses: str
+
+
+OWN_TYPES = {
+    "mnist_vae": Own("a VAE", "a VAE", "run_vae.py", "run_vae.py generate"),
+    "bert_tagger": Own(
+        "a token classifier", "a tagger of run_ner.py's (model_type bert_tagger)", "run_ner.py", "run_ner.py predict"
+    ),
+}
+TOKEN_CLASSIFIER = "a token classifier"
+# What an architecture's name says the model is, by its ending; the first that fits wins.
+ARCHITECTURE_NOUNS = (
+    ("ForTokenClassification", TOKEN_CLASSIFIER),
+    ("ForSequenceClassification", "a sequence classifier"),
+    ("ForQuestionAnswering", "a question-answering model"),
+    ("ForCausalLM", "a language model"),
+    ("LMHeadModel", "a language model"),
+    ("ForConditionalGeneration", "a sequence-to-sequence model"),
+    ("ForMaskedLM", "an encoder"),
+    ("ForPreTraining", "an encoder"),
+    ("Model", "an encoder"),
+)
 
 
 def _first(keys) -> str:
@@ -24,44 +59,110 @@ def _first(keys) -> str:
 def _where(path: str, err: Exception) -> str:
     """What went wrong reaching `path`: a local folder that is not there is not a bad Hub repo id."""
     if not os.path.exists(path):
-        if os.path.isabs(path) or path.startswith((".", "~")) or path.count("/") > 1:  # no Hub id looks like this
+        if not looks_like_hub_id(path):
             return f"{path}: no such folder"
         return f"{path}: no such folder, and not loadable from the Hub ({type(err).__name__}: {err})"
     return f"could not load {path}: {type(err).__name__}: {err}"
 
 
-def load_model_type(path: str, trust_remote_code: bool = False) -> str:
-    """The `model_type` in the config of `path`: read from a local `config.json` as it is, so a type whose code
-    is not installed is named rather than reported as needing `trust_remote_code`."""
-    import json
+def read_config(path: str, **hub) -> dict:
+    """The `config.json` of the folder or Hub id `path`, read as it is rather than through `AutoConfig`, so a type
+    whose code is not installed is named rather than reported as needing `trust_remote_code`. `hub`: `revision`,
+    `token`, `cache_dir` for a Hub id."""
+    if os.path.isdir(path):
+        config_file = os.path.join(path, "config.json")
+        if not os.path.isfile(config_file):
+            raise InputError(f"{path}: a folder without a config.json, not a saved model")
+    elif os.path.exists(path):
+        raise InputError(f"{path}: a file, not a model folder")
+    elif not looks_like_hub_id(path):
+        raise InputError(f"{path}: no such folder")
+    else:
+        from transformers.utils import cached_file
 
-    from transformers import AutoConfig
-
-    config_file = os.path.join(path, "config.json")
-    if os.path.isfile(config_file):
         try:
-            with open(config_file, encoding="utf-8") as file:
-                return str(json.load(file)["model_type"])
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
-            raise InputError(f"{config_file}: not a model config ({type(err).__name__}: {err})") from err
+            with from_hub("model", path):
+                config_file = cached_file(path, "config.json", **{k: v for k, v in hub.items() if k in HUB_KWARGS})
+        except HubUnreachable:
+            raise
+        except Exception as err:  # noqa: BLE001 (no such repo, gated, no config.json: each its own type)
+            raise InputError(_where(path, err)) from err
     try:
-        return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code).model_type
-    except Exception as err:  # noqa: BLE001 (missing folder, unreadable config, unknown type: all bad input here)
-        raise InputError(_where(path, err)) from err
+        with open(config_file, encoding="utf-8") as file:
+            config = json.load(file)
+        if not isinstance(config["model_type"], str):
+            raise TypeError(f"model_type is {config['model_type']!r}, not a name")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise InputError(f"{config_file}: not a model config ({type(err).__name__}: {err})") from err
+    return config
+
+
+def describe(config: dict) -> str:
+    """What a model config says the model is, for a message: `"a VAE (VAEModel, model_type mnist_vae)"`."""
+    model_type, architectures = config["model_type"], config.get("architectures") or []
+    noun = OWN_TYPES[model_type].noun if model_type in OWN_TYPES else "a model"
+    if model_type not in OWN_TYPES:
+        noun = next((noun for end, noun in ARCHITECTURE_NOUNS for name in architectures if name.endswith(end)), noun)
+    return f"{noun} ({', '.join([*architectures, f'model_type {model_type}'])})"
+
+
+def is_token_classifier(config: dict) -> bool:
+    """Whether a model config is that of a token classifier: ours, a `*ForTokenClassification`, or remote code that
+    maps `AutoModelForTokenClassification`."""
+    architectures = config.get("architectures") or []
+    return (
+        config["model_type"] == "bert_tagger"
+        or any(name.endswith("ForTokenClassification") for name in architectures)
+        or "AutoModelForTokenClassification" in (config.get("auto_map") or {})
+    )
+
+
+def refusal(path: str, config: dict, model_class, model_types: tuple[str, ...] | None = None) -> str | None:
+    """Why the model of `config` (at `path`) is not what `model_class` with `model_types` loads, saying what it is
+    and what to do instead; None when it is, or when its config does not tell."""
+    model_type = config["model_type"]
+    if model_types:
+        if model_type in model_types:
+            return None
+        wanted = " or ".join(OWN_TYPES[t].wanted if t in OWN_TYPES else f"a {t!r} model" for t in model_types)
+        trains = [OWN_TYPES[t].trains for t in model_types if t in OWN_TYPES]
+    elif getattr(model_class, "__name__", "").endswith("ForTokenClassification"):
+        if is_token_classifier(config) or not (config.get("architectures") or model_type in OWN_TYPES):
+            return None
+        wanted, trains = TOKEN_CLASSIFIER, ["run_ner.py"]
+    else:
+        return None
+    found = describe(config)
+    steps = [f"train one with {trains[0]}"] if trains else []
+    if model_type in OWN_TYPES:
+        steps.append(f"use {OWN_TYPES[model_type].uses}")
+    elif found.startswith(TOKEN_CLASSIFIER):
+        steps.append("use run_ner.py predict")
+    elif found.startswith("an encoder"):  # the one thing to do with it: train a tagger on it
+        on_it = f"on it with run_ner.py --model_name_or_path {path} --train_file FILE"
+        steps = [f"train one {on_it}"] if wanted == TOKEN_CLASSIFIER else [*steps, f"train a tagger {on_it}"]
+    return f"{path}: {found}, not {wanted}" + (f": {', or '.join(steps)}" if steps else "")
 
 
 def load_checked(model_class, path: str, model_types: tuple[str, ...] | None = None, **kwargs):
     """`model_class.from_pretrained(path, **kwargs)` (an Auto class or a model class) that refuses anything but an
-    exact load: a `model_type` outside `model_types` (when given), or any missing, unexpected or mis-shaped weight.
-    A corrupt or truncated weights file is an `InputError` too."""
-    model_type = load_model_type(path, kwargs.get("trust_remote_code", False))
-    if model_types is not None and model_type not in model_types:
-        raise InputError(f"{path} holds a {model_type!r} model, not {' or '.join(map(repr, model_types))}")
+    exact load: a model of another kind than `model_class` loads (a VAE where a token classifier is asked for), a
+    `model_type` outside `model_types` (when given), or any missing, unexpected or mis-shaped weight. A corrupt or
+    truncated weights file is an `InputError` too, and so is a Hub id not in the cache while the Hub is unreachable.
+    """
+    config = read_config(path, **kwargs)
+    reason = refusal(path, config, model_class, model_types)
+    if reason:
+        raise InputError(reason)
+    model_type = config["model_type"]
     try:
         # ignore_mismatched_sizes: to list the mis-shaped weights below rather than fail without naming them
-        model, info = model_class.from_pretrained(
-            path, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
-        )
+        with from_hub("model", path):
+            model, info = model_class.from_pretrained(
+                path, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+            )
+    except HubUnreachable:
+        raise
     except Exception as err:  # noqa: BLE001 (corrupt safetensors, shape mismatch, ...: all surface differently)
         raise InputError(_where(path, err)) from err
     kinds = {"missing": "missing_keys", "unexpected": "unexpected_keys", "mis-shaped": "mismatched_keys"}

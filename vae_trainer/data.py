@@ -10,6 +10,7 @@ from pathlib import Path
 from trainer_common.errors import InputError
 
 BUNDLED_MNIST = Path(__file__).parent / "mnist"
+LOCAL_DATA = "leave out --dataset_name for the bundled MNIST, or give --data_dir; or run once online to fill the cache"
 IDX_STEMS = {
     ("train", "images"): "train-images",
     ("train", "labels"): "train-labels",
@@ -164,7 +165,7 @@ def load_mnist(data_dir=None, dataset_name=None, dataset_config_name=None, binar
     if dataset_name:
         from trainer_common.hub_data import load_dataset_checked
 
-        dataset = load_dataset_checked(dataset_name, dataset_config_name)
+        dataset = load_dataset_checked(dataset_name, dataset_config_name, advice=LOCAL_DATA)
         train, test = (hub_pixels(dataset, dataset_name, split) for split in ("train", "test"))
     else:
         directory = data_dir or BUNDLED_MNIST
