@@ -5,7 +5,8 @@ from chromium import Chromium
 from helpers import make_encoder_dir, save_stock_tagger
 from PIL import Image
 
-from ner_trainer.explain_page import GENERATOR
+from ner_trainer.explain import Explanation
+from ner_trainer.explain_page import GENERATOR, page_html, write_page
 from run_ner import COMMANDS
 from trainer_common.cli import run_cli
 
@@ -61,31 +62,38 @@ def predicted_tags(tagger_dir):
     return ner_trainer.load_tagger(str(tagger_dir), device="cpu").predict(TEXT)["tags"]
 
 
+# What each bertviz view drew: its texts, its lines, the layer it shows.
+VIEWS = """[...document.querySelectorAll("div[id^='bertviz-']")].map(view => ({
+    texts: [...view.querySelectorAll("svg text")].map(text => text.textContent),
+    lines: view.querySelectorAll("svg line").length,
+    layer: view.querySelector("select") && view.querySelector("select").value,
+}))"""
+
+
 def expected_labels(tags: list[str]) -> list[str]:
     """The sub-tokens as the views label them: a word's first sub-token carries its predicted tag."""
     words = iter(tags)
     return [token if token.startswith(("[", "##")) else f"{token} [{next(words)}]" for token in SUB_TOKENS]
 
 
-def test_page_draws_offline_in_chromium(explained, predicted_tags, tmp_path):
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    with Chromium(tmp_path_factory.mktemp("chromium"), width=1200, height=1600) as browser:
+        yield browser
+
+
+def test_page_draws_offline_in_chromium(explained, predicted_tags, browser, tmp_path):
     page_file = explained / "view.html"
     source = page_file.read_text(encoding="utf-8")
     assert f'<meta name="generator" content="{GENERATOR}">' in source
     assert "<script src" not in source and "cdnjs" not in source  # everything it runs is inlined
 
-    with Chromium(tmp_path / "profile", width=1200, height=1600) as browser:
-        page = browser.open(page_file)
-        assert page.errors() == []
-        assert page.requested_urls() == [page_file.resolve().as_uri()]  # no script, style or font fetched
-        views = page.evaluate(
-            """[...document.querySelectorAll("div[id^='bertviz-']")].map(view => ({
-                texts: [...view.querySelectorAll("svg text")].map(text => text.textContent),
-                lines: view.querySelectorAll("svg line").length,
-                layer: view.querySelector("select") && view.querySelector("select").value,
-            }))"""
-        )
-        table = page.evaluate("[...document.querySelectorAll('table.tags td')].map(cell => cell.textContent)")
-        screenshot = page.screenshot(tmp_path / "page.png")
+    page = browser.open(page_file)
+    assert page.errors() == []
+    assert page.requested_urls() == [page_file.resolve().as_uri()]  # no script, style or font fetched
+    views = page.evaluate(VIEWS)
+    table = page.evaluate("[...document.querySelectorAll('table.tags td')].map(cell => cell.textContent)")
+    screenshot = page.screenshot(tmp_path / "page.png")
 
     labels = expected_labels(predicted_tags)
     head_view, model_view = views
@@ -101,6 +109,29 @@ def test_page_draws_offline_in_chromium(explained, predicted_tags, tmp_path):
     colours = image.getcolors(maxcolors=1 << 20)
     assert len(colours) > 100  # text, table, lines in many shades: not a blank or error page
     assert CATEGORY10_ORANGE in {colour for _, colour in colours}  # head 1's swatch, drawn by the head view's d3
+
+
+def test_markup_in_the_text_stays_text(browser, tmp_path):
+    """Sub-tokens and words such as "</script>" (a character-level or byte-level tokenizer keeps them) are shown as
+    text: they neither end the page's scripts early nor become markup."""
+    import torch
+
+    tokens = ["[CLS]", "</script>", "<!--", "<b>x</b>", "&amp;", "[SEP]"]
+    words = tokens[1:-1]
+    attentions = [torch.full((1, 2, 6, 6), 1 / 6, dtype=torch.float64)]
+    explanation = Explanation(
+        " ".join(words), words, ["B-PER", "O", "O", "O"], tokens, [None, 0, 1, 2, 3, None], attentions
+    )
+    page_file = tmp_path / "markup.html"
+    write_page(page_file, page_html(explanation, "<model>"))
+
+    page = browser.open(page_file)
+    assert page.errors() == []
+    head_view, model_view = page.evaluate(VIEWS)
+    assert head_view["texts"][:6] == ["[CLS]", "</script> [B-PER]", "<!-- [O]", "<b>x</b> [O]", "&amp; [O]", "[SEP]"]
+    assert model_view["lines"] == 2 * 6 * 6
+    assert page.evaluate("document.querySelectorAll('table.tags b').length") == 0
+    assert page.evaluate("document.querySelector('h1').textContent") == "Attention of <model>"
 
 
 def test_heatmap_png(explained):
