@@ -28,7 +28,8 @@ def retyped(sentences, types: dict[str, str]):
 
 
 def ner_argv(data, out, train="per_loc", **options) -> list[str]:
-    options = {"max_steps": 2, "save_strategy": "steps", "save_steps": 2, "learning_rate": 1e-2, **options}
+    options = {"max_steps": 2, "save_strategy": "steps", "save_steps": 2, "learning_rate": 1e-2,
+               "keep_checkpoints": "true", **options}  # fmt: skip
     return base_args(out, data[train], model=options.pop("model", data["encoder"]), **options)
 
 
@@ -211,7 +212,7 @@ def run_vae(data: Path, out: Path, *extra: str) -> dict:
 def vae_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("vae_resume_checks")
     mnist = write_mnist(tmp / "mnist", n_train=32, n_test=16)
-    run_vae(mnist, tmp / "run")
+    run_vae(mnist, tmp / "run", "--keep_checkpoints", "true")
     return mnist, tmp / "run"
 
 
