@@ -165,7 +165,7 @@ def test_two_process_vae_scores_every_test_image_once_as_one_process_does(tmp_pa
                    "3", "--learning_rate", "0.01", "--save_strategy", "no", script=wrapper)  # fmt: skip
     assert two.returncode == 0, two.stderr[-3000:]
     assert "training: world size 2" in two.stdout
-    assert two.stdout.count("\ntest  step ") == 1  # one process writes, one set of outputs
+    assert two.stdout.count("\ntest · ") == 1  # one process writes, one set of outputs
     assert sorted(p.name for p in out.iterdir() if p.suffix in (".json", ".safetensors", ".png")) == [
         MANIFEST, "all_results.json", "config.json", "loss_curves.png", "model.safetensors", "reconstructions.png",
         "samples.png", "test_results.json", "train_results.json", "trainer_state.json",

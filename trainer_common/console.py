@@ -46,8 +46,8 @@ def log_line(logs: dict, state, eval_columns, train_columns=TRAIN_COLUMNS) -> st
 
 
 def _where(logs: dict, state) -> str:
-    """The step and epoch of a log; nothing in a run that does not train."""
-    if not state.max_steps:
+    """The step and epoch of a log; nothing after training (`state` None) or in a run that does not train."""
+    if state is None or not state.max_steps:
         return ""
     return f"step {state.global_step}/{state.max_steps} · epoch {logs.get('epoch', state.epoch or 0):.2f}"
 
@@ -68,6 +68,12 @@ class ConsoleCallback(ProgressCallback):
     def __init__(self, eval_columns, train_columns=TRAIN_COLUMNS):
         super().__init__()
         self.eval_columns, self.train_columns = tuple(eval_columns), tuple(train_columns)
+        self.final = False  # set for the evaluations after training: their lines name the split, not the step
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.final = True
+        if self.training_bar is not None:
+            super().on_train_end(args, state, control, **kwargs)
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.current_step = 0
@@ -82,14 +88,13 @@ class ConsoleCallback(ProgressCallback):
         if not args.disable_tqdm:
             super().on_prediction_step(args, state, control, eval_dataloader=eval_dataloader, **kwargs)
 
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.training_bar is not None:
-            super().on_train_end(args, state, control, **kwargs)
-
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
-        line = log_line(logs, state, self.eval_columns, self.train_columns)
+        if self.final and "train_runtime" not in logs:  # the final evaluation, after training: "dev", not a step
+            logs = {key.replace("eval_", "dev_", 1): value for key, value in logs.items()}
+        when = None if self.final and "train_runtime" not in logs else state
+        line = log_line(logs, when, self.eval_columns, self.train_columns)
         if line is None:
             return
         if self.training_bar is not None:
@@ -99,7 +104,8 @@ class ConsoleCallback(ProgressCallback):
 
     def show(self, prefix: str, metrics: dict, state) -> None:
         """Print the line of metrics computed outside `Trainer.log` (keys `{prefix}_*`), as an evaluation's."""
-        line = _joined(prefix, _where(metrics, state), metrics, f"{prefix}_", self.eval_columns)
+        where = _where(metrics, None if self.final else state)
+        line = _joined(prefix, where, metrics, f"{prefix}_", self.eval_columns)
         if line:
             print(line, flush=True)
 
