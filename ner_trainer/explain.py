@@ -150,6 +150,11 @@ def main(argv: list[str] | None = None) -> None:
             raise InputError(f"{option} {path} is not a regular file: give a file name")
     if args.output and args.png and Path(args.output).resolve() == Path(args.png).resolve():
         raise InputError(f"--output and --png are the same file {args.output}: give two names")
+    if args.output:
+        import importlib.util
+
+        if importlib.util.find_spec("bertviz") is None:  # an optional dependency: the `explain` extra
+            raise InputError("--output needs bertviz: pip install 'hf-trainer-toolkit[explain]' (--png works without)")
 
     from .api import load_tagger
 

@@ -173,3 +173,23 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def readme_outputs(section: str) -> set[str]:
+    """The top-level names of the "Outputs in `output_dir`" table in README.md's `section` (a `## ` heading): the
+    first column's file names, a folder's as `name/`."""
+    import re
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    table = body.split("Outputs in `output_dir`:", 1)[1].split("\n\n", 2)[1]
+    names = set()
+    for row in table.splitlines()[2:]:
+        for name in re.findall(r"`([^`]+)`", row.split(" | ")[0]):
+            names.add(name.split("/")[0] + "/" if "/" in name else name)
+    return names
+
+
+def written_outputs(folder: Path) -> set[str]:
+    """The top-level entries of a run's folder, as `readme_outputs` names them."""
+    return {p.name + "/" if p.is_dir() else p.name for p in folder.iterdir()}

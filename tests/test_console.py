@@ -7,7 +7,7 @@ import signal
 from types import SimpleNamespace
 
 import pytest
-from helpers import one_thread, write_mnist  # noqa: F401 (an autouse fixture)
+from helpers import one_thread, readme_outputs, write_mnist, written_outputs  # noqa: F401 (an autouse fixture)
 from test_run_safety import run, vae_args
 from transformers import TrainerCallback
 
@@ -51,6 +51,8 @@ def test_lines_are_numbers_not_dicts():
 
 def test_a_run_prints_one_line_per_log_and_evaluation(data, tmp_path, capsys):
     run(vae_args(data, tmp_path / "run"))
+    documented = readme_outputs("VAE on MNIST")  # the README's table is what a run writes
+    assert written_outputs(tmp_path / "run") == documented - {"checkpoint-N/", "sample_9.png"}
     shown = capsys.readouterr().out
     lines = shown.splitlines()
     assert sum(line.startswith("train step ") for line in lines) == 8  # --logging_steps 1, 8 steps

@@ -1,5 +1,7 @@
 """run_ner.py explain: the attention page drawn offline in real headless Chromium, the PNG heatmap, its errors."""
 
+import sys
+
 import pytest
 from chromium import Chromium
 from helpers import make_encoder_dir, save_stock_tagger
@@ -182,3 +184,15 @@ def test_stock_token_classifier_heatmap_defaults_to_the_last_layer(tmp_path, cap
         == f"wrote {tmp_path / 'h.png'}: layer 1, head 0 of 7 sub-tokens"
     )
     assert Image.open(tmp_path / "h.png").text["Software"] == GENERATOR
+
+
+def test_the_page_without_bertviz_is_one_error_line(tagger_dir, tmp_path, capsys, monkeypatch):
+    """bertviz is an optional dependency (the `explain` extra): without it, --output says how to get it."""
+    monkeypatch.setitem(sys.modules, "bertviz", None)  # what an import of a package that is not installed finds
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bertviz" else real(name, *a))
+    assert explain("--model", str(tagger_dir), TEXT, "--output", str(tmp_path / "v.html")) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: --output needs bertviz: pip install")
+    assert not (tmp_path / "v.html").exists()

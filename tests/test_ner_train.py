@@ -4,6 +4,7 @@ import json
 import math
 import os
 import random
+import re
 import stat
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import make_encoder_dir, one_thread  # noqa: F401 (an autouse fixture)
+from helpers import make_encoder_dir, one_thread, readme_outputs, written_outputs  # noqa: F401 (an autouse fixture)
 from PIL import Image
 
 from ner_trainer import tagging
@@ -242,6 +243,8 @@ def test_training_writes_results_state_and_curves(data, trained):
         assert stat.S_IMODE((out / name).stat().st_mode) == expected, name
     hidden = [p.name for p in out.iterdir() if p.name.startswith(".")]
     assert hidden == [".run_manifest.json"], "temporary files left behind"
+    written = {re.sub(r"^checkpoint-\d+/$", "checkpoint-N/", name) for name in written_outputs(out)}
+    assert written == readme_outputs("NER with a BERT tagger"), "the README's table is what a run writes"
 
 
 def test_test_predictions_have_every_word_in_order(data, trained):
