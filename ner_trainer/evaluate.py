@@ -1,4 +1,5 @@
-"""`run_ner.py evaluate --model DIR --test_file FILE`: score a saved tagger on new data (`trainer_common.evaluate`)."""
+"""`run_ner.py evaluate --model DIR --test_file FILE --output_dir OUT`: score a saved tagger on new data: the result
+files, the per-type report and the predictions (`trainer_common.evaluate`)."""
 
 from trainer_common.errors import InputError
 
@@ -20,9 +21,9 @@ def _splits(given: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> dict:
     import sys
 
-    from trainer_common.evaluate import evaluation_argv
+    from trainer_common.evaluate import run_evaluation
 
     from .train import main as train_main
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    return train_main(evaluation_argv(argv, "run_ner.py evaluate", DATA_OPTIONS, _splits))
+    return run_evaluation(train_main, argv, "run_ner.py evaluate", DATA_OPTIONS, _splits, "--max_seq_length 256")

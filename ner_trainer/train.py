@@ -60,6 +60,7 @@ class NERRecipe(Recipe):
     """`run_ner.py`: fine-tune on the train split, evaluate on validation, predict and score the test split."""
 
     package = __package__
+    task = "ner"
     # what a checkpoint to resume from must share with this run's model (`Recipe.check_resume`): the labels in
     # their order, the head and what shapes or trains the encoder; not dropout, which a resumed run may change
     resume_fields = (
@@ -211,6 +212,9 @@ class NERRecipe(Recipe):
             write_conll_predictions(f"{out}/test_predictions.txt", test.sentences, predicted, scheme, strict)
             if test.is_span_json:
                 results.update(write_span_outputs(out, "test", test.sentences, predicted, scheme))
+            if not test.has_tags:
+                print(f"test · {len(test.sentences)} sentences predicted, not scored (no tags): "
+                      f"{out}/test_predictions.txt", flush=True)  # fmt: skip
         if test.has_tags:
             metrics = {
                 f"test_{k}": v for k, v in compute_ner_metrics(test.gold_tags, predicted, strict, scheme).items()
@@ -237,7 +241,7 @@ class NERRecipe(Recipe):
         from .plots import write_training_curves
 
         log_history = self.trainer.state.log_history
-        if not log_history:
+        if not log_history or not self.trains:  # an evaluation only has no curves
             return {}
         return {"training_curves": write_training_curves(log_history, self.training_args.output_dir)}
 

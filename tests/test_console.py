@@ -46,7 +46,8 @@ def test_lines_are_numbers_not_dicts():
     columns = (("loss", "loss"), ("f1", "F1"))
     evaluation = log_line({"eval_loss": 0.5, "eval_f1": 0.81234, "eval_LOC_f1": 0.9, "epoch": 1.0}, state, columns)
     assert evaluation == "eval  step 12/47 · epoch 1.00 · loss 0.5000 · F1 0.8123"
-    assert number(523.04) == "523" and number(0.0) == "0" and number(12) == "12"
+    assert number(523.04) == "523.0" and number(2.2) == "2.200" and number(0.0) == "0" and number(12) == "12"
+    assert number(0.5, scientific=True) == "5.00e-01"
 
 
 def test_a_run_prints_one_line_per_log_and_evaluation(data, tmp_path, capsys):
@@ -86,3 +87,77 @@ def test_a_signal_during_the_final_evaluation_leaves_an_unfinished_run_that_resu
     assert signal.getsignal(signal.SIGINT) is not None  # the handler was put back
     results = run(vae_args(data, out, "--resume_from_checkpoint", "true"))
     assert (out / "all_results.json").is_file() and "test_loss" in results
+
+
+def test_a_signal_while_writing_the_outputs_resumes_and_trains_nothing_again(data, tmp_path, monkeypatch, capsys):
+    """Killed after the figures are written but before the results: the run's own files are known as its own (the
+    manifest lists what it was about to write), so the resume the message names finishes it; it trains nothing,
+    and reports no training loss or speed of zero steps."""
+    import vae_trainer.plots as plots
+
+    write = plots.write_reconstructions
+
+    def write_then_signal(*args, **kwargs):
+        write(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(plots, "write_reconstructions", write_then_signal)
+    with pytest.raises(Interrupted, match="finish it with --resume_from_checkpoint true"):
+        run(vae_args(data, out, "--keep_checkpoints", "true"))
+    assert (out / "samples.png").is_file() and not (out / "all_results.json").exists()
+    monkeypatch.setattr(plots, "write_reconstructions", write)
+    capsys.readouterr()
+    results = run(vae_args(data, out, "--resume_from_checkpoint", "true"))
+    assert "train_loss" not in results and "test_loss" in results and (out / "all_results.json").is_file()
+    assert "nothing left to train: the checkpoint resumed is step 8 of 8" in capsys.readouterr().out
+
+
+def test_a_finished_run_is_not_resumed_and_a_users_checkpoint_stays(data, tmp_path):
+    from trainer_common.errors import InputError
+
+    out = tmp_path / "run"
+    run(vae_args(data, out, "--keep_checkpoints", "true"))
+    with pytest.raises(InputError, match="holds a finished run .*nothing to resume.*--model_name_or_path"):
+        run(vae_args(data, out, "--resume_from_checkpoint", "true"))
+    with pytest.raises(InputError, match=r"holds a previous run \(.*\): pass --overwrite_output_dir to replace it$"):
+        run(vae_args(data, out))  # no advice to resume what is finished
+
+    import shutil
+
+    copied = tmp_path / "copied"
+    run(vae_args(data, copied, "--max_steps", "4", "--save_strategy", "no"))
+    shutil.copytree(out / "checkpoint-8", copied / "checkpoint-9")  # the user's, not in the run's manifest
+    (copied / "all_results.json").unlink()
+    (copied / "checkpoint-9" / "NOTES.txt").write_text("mine\n")
+    shutil.copy(out / "model.safetensors", copied / "model.safetensors")  # the same weights as the final model
+    from trainer_common.output_dir import remove_redundant_checkpoints
+
+    assert remove_redundant_checkpoints(str(copied)) == [] and (copied / "checkpoint-9" / "NOTES.txt").is_file()
+
+
+def test_vae_evaluate_reads_only_the_test_split(data, tmp_path):
+    from helpers import write_mnist as make
+
+    from trainer_common.errors import InputError
+    from vae_trainer.evaluate import main as evaluate
+
+    model = tmp_path / "model"
+    run(vae_args(data, model))
+    test_only = make(tmp_path / "test_only", n_train=8, n_test=16)
+    for name in test_only.iterdir():
+        if name.name.startswith("train"):
+            name.unlink()
+    results = evaluate(["--model", str(model), "--data-dir", str(test_only), "--output_dir", str(tmp_path / "ev"),
+                        "--report_to", "none"])  # fmt: skip
+    assert results["test_loss"] > 0 and not (tmp_path / "ev" / "loss_curves.png").exists()
+    with pytest.raises(InputError, match="without a config.json, not a saved model"):
+        evaluate(["--model", str(test_only), "--output_dir", str(tmp_path / "ev2")])
+
+
+def test_license_must_be_a_licence_id():
+    from trainer_common.errors import InputError
+
+    assert NERTrainingArguments(output_dir="x", license="cc-by-4.0").license == "cc-by-4.0"
+    with pytest.raises(InputError, match="is not a licence id"):
+        NERTrainingArguments(output_dir="x", license="my: weird\nlicence")

@@ -345,14 +345,22 @@ def test_evaluate_command_scores_a_saved_tagger(data, trained, tmp_path, capsys)
     shown = capsys.readouterr().out
     assert f"F1 {trained_results['test_f1']:.4f}" in shown and "micro avg" in shown  # its line and the table
 
-    before = json.loads((model / "all_results.json").read_text())
-    in_place = ["--model", str(model), "--test_file", str(data["test_file"]), "--max_seq_length", "16"]
-    evaluate(in_place)
-    after = json.loads((model / "all_results.json").read_text())
-    assert after["train_loss"] == before["train_loss"] and after["test_f1"] == pytest.approx(before["test_f1"])
+    before = (model / "test_results.json").read_bytes()
+    for argv, refused in (
+        (["--output_dir", str(model)], "is the model's folder"),  # its run's results would be replaced
+        (["--output_dir", str(tmp_path / "x"), "--push_to_hub"], "--push_to_hub is an option of training"),
+        (["--output_dir", str(tmp_path / "x"), "--do_predict", "false"], "--do_predict is an option of training"),
+        ([], "the following arguments are required: --output_dir"),
+    ):
+        with pytest.raises(InputError, match=refused):
+            evaluate(["--model", str(model), "--test_file", str(data["test_file"]), *argv])
+    assert (model / "test_results.json").read_bytes() == before
+    dashed = ["--model", str(model), "--test-file", str(data["test_file"]), "--output-dir", str(tmp_path / "dashed"),
+              "--max-seq-length", "16", "--report_to", "none"]  # fmt: skip
+    assert evaluate(dashed)["test_f1"] == pytest.approx(trained_results["test_f1"])
 
     with pytest.raises(InputError, match="evaluate needs data"):
-        evaluate(["--model", str(model)])
+        evaluate(["--model", str(model), "--output_dir", str(tmp_path / "nothing")])
 
 
 def test_continue_training_a_saved_tagger(data, trained, tmp_path):

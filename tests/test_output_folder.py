@@ -95,9 +95,10 @@ def test_overwrite_removes_only_what_the_manifest_records(data, tmp_path):
 
     (out / "vocab.txt").write_text("my words\n")  # an output name the run did not write: the next run would
     before = snapshot(out)  # write over it (a NER run saves its tokenizer there), so it is refused by name
-    for flags in (["--overwrite_output_dir", "true"], ["--resume_from_checkpoint", "true"]):
-        with pytest.raises(InputError, match=r"would write over but no run wrote \(vocab.txt\)"):
-            run(vae_args(data, out, *flags))
+    with pytest.raises(InputError, match=r"would write over but no run wrote \(vocab.txt\)"):
+        run(vae_args(data, out, "--overwrite_output_dir", "true"))
+    with pytest.raises(InputError, match=r"holds a finished run"):  # and a finished run is never resumed
+        run(vae_args(data, out, "--resume_from_checkpoint", "true"))
     assert snapshot(out) == before
 
 

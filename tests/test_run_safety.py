@@ -58,7 +58,7 @@ def test_a_finished_run_is_refused_then_replaced_only_when_asked(data, tmp_path)
     model = (out / "model.safetensors").read_bytes()
     (out / ".run_manifest.json").unlink()  # as an older version left it: no manifest, and a file of its own
     (out / "eval_results.json").write_text("{}\n")
-    with pytest.raises(InputError, match="holds a previous run .*--overwrite_output_dir.*--resume_from_checkpoint"):
+    with pytest.raises(InputError, match="holds a previous run .*--overwrite_output_dir to replace it$"):
         run(vae_args(data, out, "--learning_rate", "0.02"))
     assert (out / "model.safetensors").read_bytes() == model and (out / "eval_results.json").exists()
 

@@ -13,26 +13,31 @@ POINTS_PER_RUN = 50  # training-loss points in a run's log, when the user does n
 TRAIN_COLUMNS = (("loss", "loss"), ("learning_rate", "lr"), ("grad_norm", "grad norm"))
 
 
-def number(value) -> str:
-    """A metric as a person reads it: 4 decimals in [0, 1] or at most 4 significant digits, an integer as one."""
+def number(value, scientific: bool = False) -> str:
+    """A metric as a person reads it: 4 decimals in [0, 1], else 4 significant digits, an integer as one;
+    `scientific` (a learning rate) always as `1.00e-05`."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
-    if float(value).is_integer() and abs(value) < 1e6:
-        return str(int(value))
-    if 0 < abs(value) < 1e-3 or abs(value) >= 1e5:
+    if scientific or 0 < abs(value) < 1e-3 or abs(value) >= 1e5:
         return f"{value:.2e}"
-    return f"{value:.4f}" if abs(value) < 1 else f"{value:.4g}"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4f}" if abs(value) < 1 else f"{value:#.4g}".rstrip(".")
 
 
-def log_line(logs: dict, state, eval_columns, train_columns=TRAIN_COLUMNS) -> str | None:
+def log_line(logs: dict, state, eval_columns, train_columns=TRAIN_COLUMNS, start_step: int = 0) -> str | None:
     """One line for a log the Trainer makes: training (has `loss`), evaluation (`eval_*`, or another prefix such as
     `test_*`) or the end of training (`train_runtime`). `*_columns` are `(key, label)` pairs, evaluation keys without
-    their prefix; absent keys are left out. None for a log with none of them."""
+    their prefix; absent keys are left out. `start_step`: where training began (a resumed checkpoint's step). None
+    for a log with none of them."""
     where = _where(logs, state)
     if "train_runtime" in logs:
+        trained = state.global_step - start_step
+        if not trained:
+            return f"nothing left to train: the checkpoint resumed is step {state.global_step} of {state.max_steps}"
         samples = logs.get("train_samples_per_second")
         speed = f" ({number(samples)} samples/s)" if samples is not None else ""
-        return f"trained {state.global_step} steps in {logs['train_runtime']:.1f} s{speed} · mean loss " + number(
+        return f"trained {trained} steps in {logs['train_runtime']:.1f} s{speed} · mean loss " + number(
             logs.get("train_loss", float("nan"))
         )
     if "loss" in logs:
@@ -53,7 +58,8 @@ def _where(logs: dict, state) -> str:
 
 
 def _joined(name: str, where: str, logs: dict, prefix: str, columns) -> str | None:
-    parts = [f"{label} {number(logs[prefix + key])}" for key, label in columns if prefix + key in logs]
+    parts = [f"{label} {number(logs[prefix + key], key == 'learning_rate')}" for key, label in columns
+             if prefix + key in logs]  # fmt: skip
     return " · ".join([f"{name:<5} {where}".rstrip(), *parts]) if parts else None
 
 
@@ -69,6 +75,7 @@ class ConsoleCallback(ProgressCallback):
         super().__init__()
         self.eval_columns, self.train_columns = tuple(eval_columns), tuple(train_columns)
         self.final = False  # set for the evaluations after training: their lines name the split, not the step
+        self.start_step = 0
 
     def on_train_end(self, args, state, control, **kwargs):
         self.final = True
@@ -76,7 +83,7 @@ class ConsoleCallback(ProgressCallback):
             super().on_train_end(args, state, control, **kwargs)
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.current_step = 0
+        self.current_step = self.start_step = state.global_step  # a resumed run starts at its checkpoint's step
         if not args.disable_tqdm:
             super().on_train_begin(args, state, control, **kwargs)
 
@@ -94,7 +101,7 @@ class ConsoleCallback(ProgressCallback):
         if self.final and "train_runtime" not in logs:  # the final evaluation, after training: "dev", not a step
             logs = {key.replace("eval_", "dev_", 1): value for key, value in logs.items()}
         when = None if self.final and "train_runtime" not in logs else state
-        line = log_line(logs, when, self.eval_columns, self.train_columns)
+        line = log_line(logs, when, self.eval_columns, self.train_columns, self.start_step)
         if line is None:
             return
         if self.training_bar is not None:

@@ -1,50 +1,60 @@
 """`run_*.py evaluate`: score a saved model on data, writing results, report and predictions, never a model or card.
 
-It is the training command with `--do_train false`, under a short interface of its own: `--model` and the data,
-where the results go, and any other option of the training command passed on as it is.
+It is the training command with `--do_train false`, under a short interface of its own: `--model`, the data and
+`--output_dir` (a folder of its own: the model's folder would get its run's results replaced), and any option of the
+training command that evaluation reads, passed on as it is.
 """
 
 import argparse
-import os
+from pathlib import Path
 
 from .errors import InputError
+
+# options of the training command that an evaluation must not take: it trains, saves and pushes nothing, and the
+# data options decide which splits it scores
+TRAINING_ONLY = ("do_train", "do_eval", "do_predict", "train_file", "resume_from_checkpoint", "num_train_epochs",
+                 "max_steps", "learning_rate", "push_to_hub", "hub_model_id", "hub_strategy", "hub_token",
+                 "model_name_or_path")  # fmt: skip
 
 
 def _refuse(message: str):
     raise InputError(message)
 
 
-def evaluation_argv(argv: list[str], prog: str, data_options: dict[str, str], splits) -> list[str]:
+def evaluation_argv(argv: list[str], prog: str, data_options: dict[str, str], splits, example: str) -> list[str]:
     """The training command's arguments for `prog evaluate argv`.
 
     Args:
         data_options: the task's data flags and their help (`--test_file`: "...").
         splits: `splits(given) -> list of flags` (e.g. `["--do_eval", "false", "--do_predict", "true"]`) from the
             data options given, by name without dashes; raises `InputError` when none is.
+        example: an option of the training command to show as passed on (`--max_seq_length 256`).
     """
     parser = argparse.ArgumentParser(
         prog=prog, allow_abbrev=False,
-        description="Score a saved model on new data: writes the result files, the report and the predictions "
-        "(no model, no model card).",
-        epilog="Any other option of the training command (see its --help), e.g. --max_seq_length 256, is passed on.",
+        description="Score a saved model on data: writes the result files and what the task reports and predicts "
+        "(no model, no model card) into a folder of their own.",
+        epilog=f"Any other option of the training command that evaluation reads (see its --help), e.g. {example}, "
+        "is passed on.",
     )  # fmt: skip
     parser.error = _refuse
     parser.add_argument("--model", required=True, help="saved model folder or Hub id")
-    parser.add_argument(
-        "--output_dir",
-        help="where the results go (default: the model's folder, where they join the training run's results)",
-    )
+    parser.add_argument("--output_dir", required=True, help="where the results go (not the model's folder)")
     parser.add_argument("--batch_size", type=int, help="evaluation batch size per device")
     for flag, text in data_options.items():
         parser.add_argument(flag, help=text)
-    known, rest = parser.parse_known_args(argv)
+    known, rest = parser.parse_known_args(_snake_flags(argv, parser))
+    for arg in rest:
+        name = arg[2:].split("=", 1)[0].replace("-", "_") if arg.startswith("--") else None
+        if name in TRAINING_ONLY or (name or "").startswith("no_do_"):
+            raise InputError(f"evaluate trains, saves and pushes nothing: --{name} is an option of training")
+    if Path(known.output_dir).resolve() == Path(known.model).resolve():
+        raise InputError(
+            f"--output_dir {known.output_dir} is the model's folder, whose run's results the evaluation would "
+            "replace: give a folder of its own"
+        )
     given = {name: value for name, value in vars(known).items() if value is not None}
-    output_dir = known.output_dir
-    if output_dir is None:
-        if not os.path.isdir(known.model):
-            raise InputError(f"--model {known.model} is not a local folder: give --output_dir for the results")
-        output_dir = known.model
-    out = ["--model_name_or_path", known.model, "--output_dir", output_dir, "--do_train", "false"]
+    out = ["--model_name_or_path", known.model, "--output_dir", known.output_dir, "--do_train", "false"]
     if known.batch_size is not None:
         out += ["--per_device_eval_batch_size", str(known.batch_size)]
     for flag in data_options:
@@ -52,3 +62,22 @@ def evaluation_argv(argv: list[str], prog: str, data_options: dict[str, str], sp
         if name in given:
             out += [flag, given[name]]
     return out + splits(given) + rest
+
+
+def _snake_flags(argv: list[str], parser) -> list[str]:
+    """`--test-file x` as `--test_file x` for this parser's own options (the training command takes both)."""
+    known = set(parser._option_string_actions)
+    fixed = []
+    for arg in argv:
+        flag, equals, value = arg.partition("=")
+        snake = flag.replace("-", "_")
+        fixed.append("--" + snake[2:] + equals + value if flag.startswith("--") and "--" + snake[2:] in known else arg)
+    return fixed
+
+
+def run_evaluation(train_main, argv: list[str], *args) -> dict:
+    """`train_main(evaluation_argv(argv, *args))`, its errors speaking of `--model`, the option the user gave."""
+    try:
+        return train_main(evaluation_argv(argv, *args))
+    except InputError as err:
+        raise InputError(str(err).replace("--model_name_or_path", "--model")) from err

@@ -39,10 +39,14 @@ def is_complete(checkpoint: Path) -> bool:
     return (checkpoint / "trainer_state.json").is_file() and any((checkpoint / name).is_file() for name in WEIGHTS)
 
 
+def _resume_asked(value) -> bool:
+    return value is not None and str(value).lower() not in {"false", "no", "0", ""}
+
+
 def resolve_resume(output_dir: str, resume_from_checkpoint: str | None) -> str | None:
     """The checkpoint folder to resume from: `true` means the last complete one in `output_dir`; incomplete ones
     (interrupted while saving) are skipped with a warning. A named folder must be complete."""
-    if resume_from_checkpoint is None or str(resume_from_checkpoint).lower() in {"false", "no", "0", ""}:
+    if not _resume_asked(resume_from_checkpoint):
         return None
     if str(resume_from_checkpoint).lower() in TRUE:
         found = checkpoints(output_dir)
@@ -70,14 +74,24 @@ def check_output_dir(training_args, inputs: dict[str, str | None]) -> str | None
     alike."""
     out = training_args.output_dir
     _check_folder(out)
+    finished = (Path(out) / "all_results.json").is_file()  # written last: the run there finished
+    wanted = training_args.resume_from_checkpoint
+    own_checkpoint = _resume_asked(wanted) and (str(wanted).lower() in TRUE or inside(wanted, out) not in (None, "."))
+    if finished and own_checkpoint and not training_args.overwrite_output_dir:
+        raise InputError(
+            f"--output_dir {out} holds a finished run (all_results.json): nothing to resume; pass "
+            f"--overwrite_output_dir to replace it, or train its model further into a new folder "
+            f"(--model_name_or_path {out} --output_dir NEW)"
+        )
     resume = resolve_resume(out, training_args.resume_from_checkpoint)
     if resume and training_args.overwrite_output_dir:
         raise InputError("--overwrite_output_dir would delete the checkpoint --resume_from_checkpoint continues")
     found = run_markers(out)
     if found and not (training_args.overwrite_output_dir or resume):
+        hint = "" if finished else ", or --resume_from_checkpoint true to continue it"
         raise InputError(
-            f"--output_dir {out} holds a previous run ({_shown(found)}): pass --overwrite_output_dir to replace it, "
-            "or --resume_from_checkpoint true to continue it"
+            f"--output_dir {out} holds a previous run ({_shown(found)}): pass --overwrite_output_dir to replace it"
+            + hint
         )
     _check_writes(out, inputs, deletes=bool(found) and training_args.overwrite_output_dir)
     return resume
@@ -163,11 +177,13 @@ def remove_redundant_checkpoints(output_dir: str) -> list[str]:
     names removed."""
     import shutil
 
-    from .run_files import STAGING
+    from .run_files import STAGING, read_manifest
 
-    final = _weights(Path(output_dir))
+    final, recorded = _weights(Path(output_dir)), set(read_manifest(output_dir) or ())
     removed = []
     for checkpoint in checkpoints(output_dir) if final is not None else ():
+        if checkpoint.name not in recorded:  # only this run's own: one the user copied in stays
+            continue
         weights = _weights(checkpoint)
         if weights is None or weights.keys() != final.keys():
             continue

@@ -19,6 +19,7 @@ class Recipe:
     """
 
     package: str = ""  # logger namespace of the task package, configured like transformers' own
+    task: str = ""  # the task's key in `run_files.TASK_OUTPUT_NAMES`
     # options naming files or folders the run reads, which it must never delete or write over
     input_options = ("model_name_or_path", "config_name", "tokenizer_name", "cache_dir", "data_dir", "dataset_name",
                      "train_file", "validation_file", "test_file")  # fmt: skip
@@ -166,6 +167,7 @@ class Recipe:
             fit_logging_steps(trainer)
             log_run_size(trainer)
             trainer.add_callback(stop)
+            started_at = _checkpoint_step(resume)
             train_result = trainer.train(resume_from_checkpoint=resume)
             if stop.received:  # a checkpoint of the last step is saved; the run is not finished, so no model
                 raise Interrupted(
@@ -174,16 +176,27 @@ class Recipe:
                 )
             trainer.save_model()  # model, its code for trust_remote_code, and the tokenizer
             trainer.save_state()
-            if trainer.is_world_process_zero():
-                record_run(training_args.output_dir)
-            results.update(train_result.metrics)
+            if trainer.state.global_step != started_at:  # a resumed last step trains nothing: no loss, no speed
+                results.update(train_result.metrics)
         out = training_args.output_dir
-        stop.stop_at_once(
-            f"the run did not finish: {'its trained model is saved in ' + out + ', ' if self.trains else ''}no "
-            f"results were written; run it again (with --resume_from_checkpoint true after training)"
-        )
+        if trainer.is_world_process_zero():  # a kill while writing leaves files the next run must know as its own
+            record_run(out, planned=self.output_names())
+        if self.trains:
+            message = f"the run did not finish: its trained model is saved in {out} but no results were written; "
+            message += "finish it with --resume_from_checkpoint true"
+        else:
+            message = "the evaluation did not finish: no results were written; run it again"
+        stop.stop_at_once(message)
+        self.console.final = True  # the evaluations now name their split, not a step
         results.update(self.evaluate())
         return results
+
+    def output_names(self) -> list[str]:
+        """What the run may write after training: the task's outputs, the result files and the card."""
+        from .results import RESULT_FILES
+        from .run_files import TASK_OUTPUT_NAMES
+
+        return [*TASK_OUTPUT_NAMES[self.task], *RESULT_FILES, "all_results.json", "README.md"]
 
     def write_outputs(self, results: dict, saved: dict | None) -> None:
         """On the main process: figures, W&B results, the model card (of a trained model), the result files
@@ -215,3 +228,13 @@ class Recipe:
         if text:
             print(text.rstrip("\n"), flush=True)
         print(f"outputs in {Path(self.training_args.output_dir).resolve()} (metrics: all_results.json)", flush=True)
+
+
+def _checkpoint_step(checkpoint: str | None) -> int:
+    """The global step a checkpoint was saved at (0 without one)."""
+    import json
+    from pathlib import Path
+
+    if not checkpoint:
+        return 0
+    return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"])

@@ -119,12 +119,13 @@ def foreign_entries(folder: str | os.PathLike) -> list[str]:
     return [name for name in output_entries(folder) if name not in owned]
 
 
-def record_run(folder: str | os.PathLike) -> None:
-    """Write the manifest of the entries the run has written so far (main process only). Every entry with an output
-    name is the run's: the run refused to start beside any that no run wrote (`foreign_entries`)."""
+def record_run(folder: str | os.PathLike, planned=()) -> None:
+    """Write the manifest of the entries the run has written so far (main process only), and of the `planned`
+    names it is about to write (so that a run killed while writing them resumes: they are its own). Every entry
+    with an output name is the run's: the run refused to start beside any that no run wrote (`foreign_entries`)."""
     from .io import write_json
 
-    entries = (set(output_entries(folder)) - {PREVIOUS_RUN}) | {MANIFEST}  # the replaced run's, not this
+    entries = (set(output_entries(folder)) - {PREVIOUS_RUN}) | {MANIFEST} | set(planned)  # not the replaced run's
     write_json(Path(folder) / MANIFEST, {"format": 1, "entries": sorted(entries)})
 
 

@@ -1,12 +1,15 @@
 """`TrainingArguments` with the defaults every task of the toolkit shares, and the value checks transformers lacks."""
 
 import json
+import re
+import sys
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from transformers import TrainingArguments
 
 MAX_SEED = 2**32 - 1  # numpy's seed range; transformers' set_seed seeds numpy with it
+LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,63}$")  # the Hub's licence ids: apache-2.0, cc-by-4.0, other, ...
 
 # TrainingArguments values that transformers accepts but that fail later (after training, for an eval batch size) or
 # train nonsense: NaN rates, empty batches, negative seeds. Each option's `check_range` bounds; None (unset) passes.
@@ -143,6 +146,8 @@ class TaskTrainingArguments(TrainingArguments):
         from .validation import check_range
 
         self.logging_steps_given = self.logging_steps is not None  # else `console.fit_logging_steps` sets it
+        if self.disable_tqdm is None and not sys.stderr.isatty():  # a log file gets the lines, not bar redraws
+            self.disable_tqdm = True
         if self.logging_steps is None:
             self.logging_steps = self.default_logging_steps
         self._check_values()
@@ -187,6 +192,8 @@ class TaskTrainingArguments(TrainingArguments):
             pairs = self.optim_args.replace(" ", "").split(",")
             if not all(pair.count("=") == 1 and not pair.startswith("=") for pair in pairs):
                 raise InputError(f"--optim_args must be key=value pairs separated by commas, got {self.optim_args!r}")
+        if self.license is not None and not LICENSE_ID.match(self.license):  # it goes into the card's YAML as is
+            raise InputError(f"--license {self.license!r} is not a licence id such as apache-2.0, mit or other")
 
     @property
     def total_train_batch_size(self) -> int:

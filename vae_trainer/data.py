@@ -160,14 +160,20 @@ def collate(features: list[dict]) -> dict:
     return {"pixel_values": torch.stack([feature["pixel_values"] for feature in features])}
 
 
-def load_mnist(data_dir=None, dataset_name=None, dataset_config_name=None, binarize=False):
-    """Train and test `MNISTDataset`s from the Hub dataset, the IDX folder, or the bundled copy, in that order."""
+def load_mnist(data_dir=None, dataset_name=None, dataset_config_name=None, binarize=False, train=True):
+    """Train and test `MNISTDataset`s from the Hub dataset, the IDX folder, or the bundled copy, in that order.
+    Without `train` (an evaluation), the train split is neither read nor needed: it comes back empty."""
+    import torch
+
+    splits = ("train", "test") if train else ("test",)
     if dataset_name:
         from trainer_common.hub_data import load_dataset_checked
 
         dataset = load_dataset_checked(dataset_name, dataset_config_name, advice=LOCAL_DATA)
-        train, test = (hub_pixels(dataset, dataset_name, split) for split in ("train", "test"))
+        pixels = [hub_pixels(dataset, dataset_name, split) for split in splits]
     else:
         directory = data_dir or BUNDLED_MNIST
-        train, test = (load_idx_split(directory, split)[0] for split in ("train", "test"))
-    return MNISTDataset(train, binarize), MNISTDataset(test, binarize)
+        pixels = [load_idx_split(directory, split)[0] for split in splits]
+    if not train:
+        pixels.insert(0, torch.empty(0, pixels[0].shape[1], dtype=pixels[0].dtype))
+    return MNISTDataset(pixels[0], binarize), MNISTDataset(pixels[1], binarize)

@@ -146,6 +146,7 @@ class VAERecipe(Recipe):
     """`run_vae.py`: train on MNIST, evaluate on its test split, write the figures."""
 
     package = __package__
+    task = "vae"
     # what a checkpoint to resume from must share with this run's model (`Recipe.check_resume`): the sizes that
     # shape the weights, and the loss's KL weight
     resume_fields = ("input_dim", "hidden_dim", "latent_dim", "image_size", "kl_weight")
@@ -157,7 +158,7 @@ class VAERecipe(Recipe):
 
         args = self.args
         self.train_set, self.test_set = load_mnist(
-            args.data_dir, args.dataset_name, args.dataset_config_name, args.binarize
+            args.data_dir, args.dataset_name, args.dataset_config_name, args.binarize, self.training_args.do_train
         )
         if args.max_train_samples:
             self.train_set.pixels = self.train_set.pixels[: args.max_train_samples]
