@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
 
 from .data import Sentence, encode_sentences, max_window_length
@@ -104,6 +105,7 @@ def explain_text(tagger, text: str, max_tokens: int = MAX_TOKENS) -> Explanation
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="run_ner.py explain",
         description="Show a trained NER model's attention over one text: bertviz's head and model views in an "
         "HTML page that works offline, and/or a PNG heatmap of one layer's head.",
@@ -133,7 +135,7 @@ def check_range(option: str, value: int | None, count: int, what: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point. Bad input raises `InputError`, which `run_ner.py` prints as one `error:` line."""
-    args = build_parser().parse_args(argv)
+    args = parse_command_args(build_parser(), argv)
     if not args.model.strip():
         raise InputError("--model is empty: give a trained model folder or Hub id")
     if not (args.output or args.png):

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point; a tagger that cannot be exported exactly is an `InputError` and nothing is written."""
-    args = build_parser().parse_args(argv)
+    args = parse_command_args(build_parser(), argv)
     if not args.model.strip():
         raise InputError("--model is empty: give a saved BertTagger folder")
     if not args.output:

@@ -18,10 +18,10 @@ import argparse
 import inspect
 import sys
 from collections import Counter
-from contextlib import contextmanager
 
 import regex
 
+from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
 
 from .data import Sentence, WordAlignment, encode_sentences, max_window_length
@@ -214,6 +214,7 @@ def predict_texts(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="run_ner.py predict",
         description="Tag raw text with a trained NER model; prints one JSON object per text (JSON lines).",
     )
@@ -237,25 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextmanager
-def _loading_bars_off(off: bool):
-    """Turn transformers' and the Hub's progress bars (downloading, loading weights) off while `off`, then back on."""
-    from transformers.utils import logging as hf_logging
-
-    turn_off = off and hf_logging.is_progress_bar_enabled()
-    if turn_off:
-        hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if turn_off:
-            hf_logging.enable_progress_bar()
-
-
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point: `load_tagger`, then `Tagger.predict`, as the Python API. Bad input or an unloadable
     model raises `InputError`; `run_ner.py` turns it into one `error:` line and exit status 2."""
-    args = build_parser().parse_args(argv)
+    args = parse_command_args(build_parser(), argv)
     if not args.model.strip():
         raise InputError("--model is empty: give a trained model folder or Hub id")
     if args.batch_size < 1:
@@ -265,15 +251,14 @@ def main(argv: list[str] | None = None) -> None:
 
     from .api import load_tagger  # not at the top: the API is built on this module
 
-    on_terminal = sys.stderr is not None and sys.stderr.isatty()
-    with _loading_bars_off(not on_terminal):  # progress bars only on a terminal, not in a log file
-        tagger = load_tagger(
-            args.model,
-            device=args.device,
-            batch_size=args.batch_size,
-            max_seq_length=args.max_seq_length,
-            trust_remote_code=args.trust_remote_code,
-        )
+    tagger = load_tagger(
+        args.model,
+        device=args.device,
+        batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
+        trust_remote_code=args.trust_remote_code,
+    )
+    on_terminal = sys.stderr is not None and sys.stderr.isatty()  # progress bars only there, not in a log file
     results = tagger.predict(texts, word_scores=args.word_scores, progress=on_terminal)
     write_jsonl(results, args.output_file)
     if args.output_file and args.output_file != "-":

@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
 from trainer_common.validation import check_range
 
@@ -79,13 +80,15 @@ def record_output(out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="run_vae.py generate", description="Generate digits from a saved VAE.")
+    parser = argparse.ArgumentParser(
+        prog="run_vae.py generate", description="Generate digits from a saved VAE.", allow_abbrev=False
+    )
     parser.add_argument("--model", required=True, help="Saved VAE folder or Hub id.")
     parser.add_argument("--num_samples", type=int, default=10, help="Number of digits (default 10).")
     parser.add_argument("--output", required=True, help="Folder for samples.png and samples/sample_{i}.png.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the z draws (default 0).")
     parser.add_argument("--trust_remote_code", action="store_true", help="Load the model code from the checkpoint.")
-    args = parser.parse_args(argv)
+    args = parse_command_args(parser, argv)
     if not args.model.strip():
         raise InputError("--model is empty: give a saved VAE folder or Hub id")
     check_range("num_samples", args.num_samples, 1, MAX_SAMPLES)
