@@ -3,6 +3,10 @@
 `run_ner.py predict` runs through the same two calls, so a record here is a line of its output, key for key.
 """
 
+import os
+from collections.abc import Iterable
+
+from trainer_common.cli import loading_bars_on_terminal_only
 from trainer_common.devices import resolve_device
 from trainer_common.errors import InputError
 
@@ -47,9 +51,12 @@ class Tagger:
             progress: draw a progress bar on stderr when tagging takes more than a second.
         """
         one = isinstance(texts, str)
+        if not one and (not isinstance(texts, Iterable) or isinstance(texts, bytes)):
+            raise TypeError(f"texts must be a string or a list of strings, got {type(texts).__name__}")
         texts = [texts] if one else list(texts)
-        if not all(isinstance(text, str) for text in texts):
-            raise TypeError("texts must be a string or a list of strings")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts must be a string or a list of strings; texts[{i}] is {type(text).__name__}")
         records = predict_texts(
             self.model,
             self.tokenizer,
@@ -88,16 +95,27 @@ def load_tagger(
 
     from trainer_common.loading import check_finite, load_checked
 
-    model = str(model)
+    model = model_path(model)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size!r}")
+    device = resolve_device(device)
+    with loading_bars_on_terminal_only():
+        loaded = load_checked(AutoModelForTokenClassification, model, trust_remote_code=trust_remote_code)
+        check_finite(loaded, model, "tags")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model)
+        except Exception as err:  # noqa: BLE001 (a missing or unreadable tokenizer file)
+            raise InputError(f"could not load the tokenizer of {model}: {type(err).__name__}: {err}") from err
+    return Tagger(loaded.to(device).eval(), tokenizer, batch_size, max_seq_length)
+
+
+def model_path(model) -> str:
+    """`model` (a folder or a Hub id, `str` or `os.PathLike`) as a non-empty string; anything else is refused."""
+    if not isinstance(model, str | os.PathLike):
+        raise TypeError(f"model must be a folder or a Hub id (a str or os.PathLike), got {type(model).__name__}")
+    model = os.fspath(model)
+    if not isinstance(model, str):  # a bytes path
+        raise TypeError(f"model must be a folder or a Hub id as a str, got {type(model).__name__}")
     if not model.strip():
         raise InputError("model is empty: give a trained model folder or Hub id")
-    if batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, got {batch_size}")
-    device = resolve_device(device)
-    loaded = load_checked(AutoModelForTokenClassification, model, trust_remote_code=trust_remote_code)
-    check_finite(loaded, model, "tags")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model)
-    except Exception as err:  # noqa: BLE001 (a missing or unreadable tokenizer file)
-        raise InputError(f"could not load the tokenizer of {model}: {type(err).__name__}: {err}") from err
-    return Tagger(loaded.to(device).eval(), tokenizer, batch_size, max_seq_length)
+    return model

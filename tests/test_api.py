@@ -3,8 +3,10 @@ snippet that shows it, run as written."""
 
 import io
 import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -183,8 +185,40 @@ def test_load_tagger_refuses_bad_input(taggers, tmp_path, monkeypatch):
         ner_trainer.load_tagger(vae)
     tagger = ner_trainer.load_tagger(taggers["linear"])  # no CUDA: the CPU
     assert tagger.model.device.type == "cpu" and tagger.labels == LABELS
-    with pytest.raises(TypeError, match="a string or a list of strings"):
+    with pytest.raises(TypeError, match=r"a string or a list of strings; texts\[1\] is int"):
         tagger.predict(["Paris", 3])
+    for bad in (None, 5, b"Paris"):
+        with pytest.raises(TypeError, match=f"a string or a list of strings, got {type(bad).__name__}"):
+            tagger.predict(bad)
+    assert [record["words"] for record in tagger.predict(("Paris", "Rome"))] == [["Paris"], ["Rome"]]
+    for bad in (None, 3):
+        with pytest.raises(TypeError, match=f"a folder or a Hub id .* got {type(bad).__name__}"):
+            ner_trainer.load_tagger(bad)
+        with pytest.raises(TypeError, match=f"a folder or a Hub id .* got {type(bad).__name__}"):
+            vae_trainer.load_vae(bad)
+
+
+def test_loading_draws_no_progress_bars_off_a_terminal(taggers, vae_dir, monkeypatch, capsys):
+    """transformers' "Loading weights" bars: on a terminal only, through the API and `run_ner.py predict` alike."""
+    from transformers.utils import logging as hf_logging
+
+    monkeypatch.setattr(hf_logging, "_tqdm_active", True)  # bars on, as a user's default
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    ner_trainer.load_tagger(taggers["linear"], device="cpu")
+    assert "Loading weights" in terminal.getvalue()
+    monkeypatch.undo()
+    monkeypatch.setattr(hf_logging, "_tqdm_active", True)
+    ner_trainer.load_tagger(taggers["linear"], device="cpu")
+    vae_trainer.load_vae(vae_dir, device="cpu")
+    assert "Loading weights" not in capsys.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()  # the setting is restored after loading
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+    argv = [sys.executable, "run_ner.py", "predict", "--model", str(taggers["linear"]), "--device", "cpu", "Paris"]
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "Loading weights" not in proc.stderr, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["words"] == ["Paris"]
 
 
 # ---- VAE ------------------------------------------------------------------------------------------------------
@@ -211,8 +245,8 @@ def test_generate_shape_range_and_seed(vae_dir, tmp_path, capsys):
     for i, digit in enumerate(digits):
         with Image.open(tmp_path / "samples" / f"sample_{i}.png") as png:
             assert np.abs(np.asarray(png, dtype=float) - digit.numpy() * 255).max() <= 1
-    for bad in (0, 2.5, True):
-        with pytest.raises(InputError, match="num_samples must be a positive integer"):
+    for bad in (0, 2.5, True, 10**12):  # 10**12 digits: 3 PB of pixels, refused before any is drawn
+        with pytest.raises(InputError, match=rf"num_samples must be an integer from 1 to 100000, got {bad}"):
             vae.generate(bad)
     with pytest.raises(InputError, match="seed must be an integer"):
         vae.generate(2, seed=2**64)
@@ -240,6 +274,13 @@ def test_reconstruct_is_the_models_forward_pass(vae_dir):
         vae.reconstruct(torch.zeros(6, 27, 27))
     with pytest.raises(InputError, match=r"float images take pixels in \[0, 1\]; these run from 0.0 to 255.0"):
         vae.reconstruct(images.float())
+    with pytest.raises(InputError, match=r"images is empty \(shape \(0, 784\)\): give at least one image"):
+        vae.reconstruct(torch.zeros(0, 784))
+    with pytest.raises(TypeError, match="images must be a tensor, numpy array or nested list of pixels, got NoneType"):
+        vae.reconstruct(None)
+    with pytest.raises(TypeError, match="images must be a tensor, numpy array or nested list of pixels: "):
+        vae.reconstruct([[0.5] * 784, [0.5] * 10])  # ragged
+    assert repr(vae) == f"VAE({str(vae_dir)!r}, device='cpu', image_size=28, hidden_dim=16, latent_dim=4)"
 
 
 def test_load_vae_refuses_a_tagger(taggers):

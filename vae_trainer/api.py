@@ -3,10 +3,14 @@
 `run_vae.py generate` loads its model through `load_vae`, with the same checks, and draws the same digits for a seed.
 """
 
+import os
+
+from trainer_common.cli import loading_bars_on_terminal_only
 from trainer_common.devices import resolve_device
 from trainer_common.errors import InputError
 
 SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed takes
+MAX_GENERATE = 100_000  # digits decoded in one batch: 100,000 28x28 images are 300 MB of float32
 
 
 def _check_seed(seed) -> None:
@@ -21,6 +25,13 @@ class VAE:
     def __init__(self, model):
         self.model = model
 
+    def __repr__(self) -> str:
+        config = self.model.config
+        return (
+            f"VAE({config.name_or_path!r}, device={str(self.model.device)!r}, image_size={config.image_size}, "
+            f"hidden_dim={config.hidden_dim}, latent_dim={config.latent_dim})"
+        )
+
     @property
     def image_size(self) -> int:
         return self.model.config.image_size
@@ -30,8 +41,8 @@ class VAE:
         the same device gives the same digits, the ones `run_vae.py generate --seed` writes."""
         import torch
 
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise InputError(f"num_samples must be a positive integer, got {num_samples!r}")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or not 1 <= num_samples <= MAX_GENERATE:
+            raise InputError(f"num_samples must be an integer from 1 to {MAX_GENERATE}, got {num_samples!r}")
         _check_seed(seed)
         generator = torch.Generator(device=self.model.device).manual_seed(seed)
         return self.model.sample(num_samples, generator=generator).float().cpu()
@@ -60,12 +71,21 @@ class VAE:
         """`images` as a float tensor in [0, 1] of their own shape, or `InputError` naming the shape or range."""
         import torch
 
-        pixels = torch.as_tensor(images)
+        if images is None or isinstance(images, str | bytes):
+            raise TypeError(
+                f"images must be a tensor, numpy array or nested list of pixels, got {type(images).__name__}"
+            )
+        try:
+            pixels = torch.as_tensor(images)
+        except (TypeError, ValueError, RuntimeError) as err:  # ragged lists, objects that are no numbers
+            raise TypeError(f"images must be a tensor, numpy array or nested list of pixels: {err}") from None
         side = self.image_size
         if tuple(pixels.shape[1:]) not in ((side, side), (side * side,)):
             raise InputError(
                 f"images must be of shape (n, {side}, {side}) or (n, {side * side}), got {tuple(pixels.shape)}"
             )
+        if not len(pixels):
+            raise InputError(f"images is empty (shape {tuple(pixels.shape)}): give at least one image")
         if pixels.dtype == torch.bool or pixels.is_floating_point():
             pixels = pixels.float()
             high = 1
@@ -93,10 +113,13 @@ def load_vae(model: str, device=None, trust_remote_code: bool = False) -> VAE:
 
     from . import VAEConfig  # registers the Auto classes
 
-    model = str(model)
+    if not isinstance(model, str | os.PathLike) or not isinstance(os.fspath(model), str):
+        raise TypeError(f"model must be a folder or a Hub id (a str or os.PathLike), got {type(model).__name__}")
+    model = os.fspath(model)
     if not model.strip():
         raise InputError("model is empty: give a saved VAE folder or Hub id")
     device = resolve_device(device)
-    loaded = load_checked(AutoModel, model, (VAEConfig.model_type,), trust_remote_code=trust_remote_code)
+    with loading_bars_on_terminal_only():
+        loaded = load_checked(AutoModel, model, (VAEConfig.model_type,), trust_remote_code=trust_remote_code)
     check_finite(loaded, model, "samples")
     return VAE(loaded.to(device).eval())
