@@ -39,7 +39,7 @@ def card_info(args, training_args, config, results: dict, trainer=None) -> CardI
     start = describe_source(args.model_name_or_path)
     continued = start.model_type == config.model_type  # a saved tagger trained further
     encoder = describe_source(config.encoder.name_or_path) if continued else start
-    base = start.hub_id or (start.base_model if continued else None)
+    base = start.hub_id or start.base_model  # a carded folder's own base model; a tagger's, its encoder
     scheme, head, types = config.label_scheme, config.head, entity_types(config)
     data = _data_text(args, dataset, config.word_split)
     language = "zh" if config.word_split == "characters" or "zh" in (encoder.language or []) else "en"
@@ -87,6 +87,10 @@ def _encoder_line(encoder, encoder_config, start) -> str:
     size = (f"{encoder_config.model_type}, {getattr(encoder_config, 'num_hidden_layers', '?')} layers, hidden size "
             f"{getattr(encoder_config, 'hidden_size', '?')}")  # fmt: skip
     where = "on the Hub" if encoder.hub_id and not encoder.local else "a local folder"
+    if encoder.recorded:  # maybe the model it was trained from: said, not taken for it
+        where += f"; its config records `{encoder.recorded}` as its origin"
+    if encoder.base_model and encoder.base_model != encoder.name:
+        where += f"; its card names `{encoder.base_model}` as its base model"
     known = [f"licence {encoder.license}"] if encoder.license else []
     known += [f"language {', '.join(encoder.language)}"] if encoder.language else []
     line = f"- **Encoder**: `{encoder.name}` ({where}; {size}{''.join('; ' + k for k in known)})"

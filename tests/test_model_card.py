@@ -52,14 +52,36 @@ def table_rows(section: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
 
 
-def local_copy_of_a_hub_encoder(tmp: Path) -> Path:
-    """An encoder folder as transformers 4 saved a Hub model (its `_name_or_path` in config.json), with the Hub
-    model's card."""
+MINILM_CARD = """---
+language: en
+license: apache-2.0
+library_name: sentence-transformers
+---
+
+
+# all-MiniLM-L6-v2
+This is a sentence-transformers model.
+
+```python
+# Load model from HuggingFace Hub
+```
+"""
+
+
+def encoder_copy(tmp: Path, name_or_path: str, card: str | None) -> Path:
+    """An encoder folder as transformers 4 saved it (`_name_or_path` in config.json), with `card` as its README."""
     encoder = make_encoder_dir(tmp)
     config = json.loads((encoder / "config.json").read_text())
-    (encoder / "config.json").write_text(json.dumps({**config, "_name_or_path": "google-bert/bert-base-cased"}))
-    (encoder / "README.md").write_text("---\nlanguage: en\nlicense: apache-2.0\n---\n# BERT base model (cased)\n")
+    (encoder / "config.json").write_text(json.dumps({**config, "_name_or_path": name_or_path}))
+    if card is not None:
+        (encoder / "README.md").write_text(card)
     return encoder
+
+
+def minilm_like_encoder(tmp: Path) -> Path:
+    """A folder like the one of sentence-transformers/all-MiniLM-L6-v2: its own card (licence, language, title), and
+    a config that records the model it was trained from, nreimers/MiniLM-L6-H384-uncased, as `_name_or_path`."""
+    return encoder_copy(tmp, "nreimers/MiniLM-L6-H384-uncased", MINILM_CARD)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +92,7 @@ def ner_run(tmp_path_factory):
     files = [write_conll(tmp / f"{name}.txt", make_sentences(n, seed)) for name, n, seed in
              (("train", 24, 0), ("dev", 8, 1), ("test", 8, 2))]  # fmt: skip
     out = tmp / "tagger"
-    encoder = local_copy_of_a_hub_encoder(tmp)
+    encoder = minilm_like_encoder(tmp)
     results = main(base_args(out, *files, model=encoder, num_train_epochs=2, learning_rate=5e-3, logging_steps=2))
     return out, results
 
@@ -98,8 +120,8 @@ def test_ner_card_metadata_and_body(ner_run):
     card = ModelCard.load(out / "README.md")
     data = card.data
     assert data.pipeline_tag == "token-classification" and data.library_name == "transformers"
-    # the Hub model the local folder was saved from, never the folder's path
-    assert data.base_model == "google-bert/bert-base-cased"
+    # the folder is the model its own card describes, not the one its config records: no Hub id of it is known
+    assert data.base_model is None
     assert data.license == "apache-2.0", "no --license: the encoder's own card's licence"
     assert {"ner", "token-classification"} <= set(data.tags)
     assert all(r.task_type == "token-classification" for r in data.eval_results)
@@ -119,6 +141,12 @@ def test_ner_card_metadata_and_body(ner_run):
     assert "| epochs trained | 2 |" in card.text
 
 
+ENCODER_LINE = (
+    "- **Encoder**: `all-MiniLM-L6-v2` (a local folder; its config records `nreimers/MiniLM-L6-H384-uncased` as its "
+    "origin; bert, 2 layers, hidden size 32; licence apache-2.0; language en)"
+)
+
+
 def test_ner_card_names_the_encoder_labels_use_history_and_versions(ner_run):
     import datasets
     import torch
@@ -128,8 +156,7 @@ def test_ner_card_names_the_encoder_labels_use_history_and_versions(ner_run):
     out, _ = ner_run
     text = ModelCard.load(out / "README.md").text
     model = card_section(text, "Model")
-    assert "- **Encoder**: `google-bert/bert-base-cased` (a local folder; bert, 2 layers, hidden size 32; licence " \
-        "apache-2.0; language en)" in model  # fmt: skip
+    assert ENCODER_LINE in model
     assert "- **Entity types** (4): `LOC`, `MISC`, `ORG`, `PER`" in model
     tags = json.loads((out / "config.json").read_text())["id2label"]
     assert f"- **Tags** (IOB2, 9): {', '.join(f'`{tags[str(i)]}`' for i in range(9))}" in model
@@ -160,7 +187,8 @@ def test_the_export_card_keeps_the_scores_and_its_snippet_names_the_export(ner_r
     source, export = ModelCard.load(ner_run[0] / "README.md"), ModelCard.load(exported / "README.md")
     assert export.data.eval_results == source.data.eval_results and len(export.data.eval_results) == 8
     assert export.data.to_dict()["model-index"][0]["name"] == "stock"
-    assert (export.data.license, export.data.base_model) == ("apache-2.0", "google-bert/bert-base-cased")
+    assert (export.data.license, export.data.base_model, export.data.language) == ("apache-2.0", None, ["en"])
+    assert ENCODER_LINE in card_section(export.text, "Model")
     assert export.data.pipeline_tag == "token-classification" and "BertForTokenClassification" in export.text
     for section in ("Results", "Per entity type (test)", "Intended use and limitations", "Training results"):
         assert card_section(export.text, section) == card_section(source.text, section), section
@@ -304,13 +332,50 @@ def test_snippets_name_the_hub_repository_when_pushed_and_an_absolute_path_other
 
 
 def test_sources_are_named_by_their_hub_id_and_cards_read_when_readable(tmp_path):
-    encoder = local_copy_of_a_hub_encoder(tmp_path)
+    encoder = minilm_like_encoder(tmp_path)  # its own card: that card's model, whatever its config records
     source = describe_source(str(encoder))
-    assert (source.name, source.hub_id, source.model_type) == ("google-bert/bert-base-cased",) * 2 + ("bert",)
-    assert (source.license, source.language) == ("apache-2.0", ["en"])
+    assert (source.name, source.hub_id) == ("all-MiniLM-L6-v2", None)
+    assert source.recorded == "nreimers/MiniLM-L6-H384-uncased"
+    assert (source.model_type, source.license, source.language, source.local) == ("bert", "apache-2.0", ["en"], True)
+    (encoder / "README.md").unlink()  # a plain save_pretrained of a Hub model: its config names it
+    source = describe_source(str(encoder))
+    assert (source.name, source.hub_id, source.recorded) == ("nreimers/MiniLM-L6-H384-uncased",) * 2 + (None,)
+    (encoder / "README.md").write_text("---\nmodel_name: my-minilm\nbase_model: org/base\n---\n# Title\n")
+    assert (describe_source(str(encoder)).name, describe_source(str(encoder)).base_model) == ("my-minilm", "org/base")
     snapshot = tmp_path / "hub" / "models--dslim--bert-base-NER" / "snapshots" / "0123abcd"
     snapshot.mkdir(parents=True)
+    (snapshot / "README.md").write_text(MINILM_CARD)  # the Hub cache's copy of a repository: that repository
     assert describe_source(str(snapshot)).hub_id == "dslim/bert-base-NER"
     (encoder / "README.md").write_text("---\nlicense: [unclosed\n---\n")
     (encoder / "config.json").write_text("{}")
     assert describe_source(str(encoder)) == Source(name="tiny-bert", local=True)  # nothing to read, no error
+
+
+@pytest.mark.parametrize(
+    "card, base_model, encoder",
+    [
+        (None, "google-bert/bert-base-cased", "`google-bert/bert-base-cased` (a local folder; bert"),
+        (MINILM_CARD, None, "`all-MiniLM-L6-v2` (a local folder; its config records `google-bert/bert-base-cased`"),
+        ("---\nbase_model: org/base\n---\n# mine\n", "org/base", "`mine` (a local folder; its config records "
+         "`google-bert/bert-base-cased` as its origin; its card names `org/base` as its base model; bert"),
+    ],
+)  # fmt: skip
+def test_base_model_is_a_config_origin_only_for_a_folder_without_a_card(tmp_path, card, base_model, encoder):
+    from huggingface_hub import ModelCard
+
+    from ner_trainer import BertTaggerConfig
+    from ner_trainer.arguments import NERArguments, NERTrainingArguments
+    from ner_trainer.card import card_info
+    from trainer_common.args import parse_args
+    from trainer_common.model_card import card_text
+
+    folder = encoder_copy(tmp_path, "google-bert/bert-base-cased", card)
+    train = write_conll(tmp_path / "train.txt", make_sentences(2, 0))
+    args, training_args = parse_args((NERArguments, NERTrainingArguments), [
+        "--model_name_or_path", str(folder), "--train_file", str(train), "--output_dir", str(tmp_path / "out"),
+        "--report_to", "none",
+    ])  # fmt: skip
+    config = BertTaggerConfig(encoder=tiny_bert_config(), id2label={0: "O", 1: "B-LOC", 2: "I-LOC"})
+    card = ModelCard(card_text(card_info(args, training_args, config, {}), "out"))
+    assert card.data.base_model == base_model
+    assert f"- **Encoder**: {encoder}" in card_section(card.text, "Model")

@@ -36,9 +36,14 @@ def hub_id(name_or_path: str | None) -> str | None:
 
 @dataclass
 class Source:
-    """A model a run starts from, as its own files describe it: `name` is its Hub id, else the Hub id its
-    `config.json` records as `_name_or_path` (a folder saved from a Hub model) or its Hub cache folder names,
-    else the folder's name. `license` and `language` come from its own card's metadata, when it has one."""
+    """A model a run starts from, as its own files describe it.
+
+    `name` is its Hub id; else, for a local folder with a model card of its own, the model that card describes (its
+    `model_name`, else its title), the folder being a copy of that model; else the Hub id its `config.json` records
+    as `_name_or_path` (a plain `save_pretrained` of a Hub model) or its Hub cache folder names; else the folder's
+    name. `license`, `language` and `base_model` come from its own card's metadata, when it has one. `recorded` is
+    the `_name_or_path` of a carded folder's config, which may be the model it was trained from rather than itself
+    (all-MiniLM-L6-v2's names nreimers/MiniLM-L6-H384-uncased), so it is said, never taken for the model."""
 
     name: str
     hub_id: str | None = None
@@ -47,6 +52,7 @@ class Source:
     language: list[str] | None = None
     base_model: str | None = None  # what its card says it derives from
     local: bool = False  # a folder on this machine
+    recorded: str | None = None
 
 
 def source_file(name_or_path: str, filename: str) -> Path | None:
@@ -70,17 +76,38 @@ def describe_source(name_or_path: str) -> Source:
     """The `Source` of a Hub id or folder; whatever cannot be read (no config, a card without metadata) is None."""
     name_or_path = str(name_or_path)
     config = read_json(source_file(name_or_path, "config.json"))
-    origin = hub_id(name_or_path) or hub_id(config.get("_name_or_path"))
+    card = source_file(name_or_path, "README.md")
+    meta = card_metadata(card)
     cached = HUB_CACHE_SNAPSHOT.search(Path(name_or_path).absolute().as_posix())
-    origin = origin or (f"{cached[1]}/{cached[2]}" if cached else None)
-    meta = card_metadata(source_file(name_or_path, "README.md"))
+    origin = hub_id(name_or_path) or (f"{cached[1]}/{cached[2]}" if cached else None)
+    recorded = hub_id(config.get("_name_or_path"))
+    own_card = card is not None and os.path.isdir(name_or_path) and origin is None
+    if not own_card:
+        origin, recorded = origin or recorded, None
     language = meta.get("language")
     return Source(
-        name=origin or Path(name_or_path).name or name_or_path or "unnamed", hub_id=origin,
-        model_type=config.get("model_type"),
+        name=origin or (card_model_name(card, meta) if own_card else None) or Path(name_or_path).name or name_or_path
+        or "unnamed", hub_id=origin, model_type=config.get("model_type"),
         license=_text(meta.get("license")), language=[language] if isinstance(language, str) else language,
-        base_model=_text(meta.get("base_model")), local=os.path.isdir(name_or_path),
+        base_model=_text(meta.get("base_model")), local=os.path.isdir(name_or_path), recorded=recorded,
     )  # fmt: skip
+
+
+def card_model_name(card: Path, meta: dict) -> str | None:
+    """The model a card describes: its metadata's `model_name` or model-index name, else its first `# ` title."""
+    index = meta.get("model-index")
+    named = index[0].get("name") if isinstance(index, list) and index and isinstance(index[0], dict) else None
+    name = _text(meta.get("model_name")) or _text(named)
+    if name:
+        return name
+    try:
+        text = card.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    body = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # the metadata
+    body = re.sub(r"^```.*?^```", "", body, flags=re.M | re.S)  # code, whose comments start with `# ` too
+    title = re.search(r"^# +(.+?)\s*$", body, flags=re.M)
+    return title[1].strip("`* ") if title else None
 
 
 def card_metadata(path: Path | None) -> dict:
