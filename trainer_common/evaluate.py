@@ -8,6 +8,7 @@ training command that evaluation reads, passed on as it is.
 import argparse
 from pathlib import Path
 
+from .cli import snake_case_options
 from .errors import InputError
 
 # options of the training command that an evaluation must not take: it trains, saves and pushes nothing, and the
@@ -43,7 +44,7 @@ def evaluation_argv(argv: list[str], prog: str, data_options: dict[str, str], sp
     parser.add_argument("--batch_size", type=int, help="evaluation batch size per device")
     for flag, text in data_options.items():
         parser.add_argument(flag, help=text)
-    known, rest = parser.parse_known_args(_snake_flags(argv, parser))
+    known, rest = parser.parse_known_args(snake_case_options(parser, argv))
     for arg in rest:
         name = arg[2:].split("=", 1)[0].replace("-", "_") if arg.startswith("--") else None
         if name in TRAINING_ONLY or (name or "").startswith("no_do_"):
@@ -62,17 +63,6 @@ def evaluation_argv(argv: list[str], prog: str, data_options: dict[str, str], sp
         if name in given:
             out += [flag, given[name]]
     return out + splits(given) + rest
-
-
-def _snake_flags(argv: list[str], parser) -> list[str]:
-    """`--test-file x` as `--test_file x` for this parser's own options (the training command takes both)."""
-    known = set(parser._option_string_actions)
-    fixed = []
-    for arg in argv:
-        flag, equals, value = arg.partition("=")
-        snake = flag.replace("-", "_")
-        fixed.append("--" + snake[2:] + equals + value if flag.startswith("--") and "--" + snake[2:] in known else arg)
-    return fixed
 
 
 def run_evaluation(train_main, argv: list[str], *args) -> dict:
