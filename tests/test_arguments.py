@@ -98,6 +98,9 @@ def test_an_optimizer_or_deepspeed_without_its_package_is_refused(task):
     refused(task, ["--optim", "adamw_bnb_8bit"], "--optim adamw_bnb_8bit: You need to install `bitsandbytes`")
     refused(task, ["--optim", "schedule_free_adamw"], "You need to install `schedulefree`")
     refused(task, ["--deepspeed", "ds.json"], "bad arguments: ")  # no deepspeed here
+    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+
+    assert not is_deepspeed_zero3_enabled()  # its half-made config is not left registered for later loads
     assert parse(task, ["--optim", "adafactor"])[1].optim == "adafactor"
 
 

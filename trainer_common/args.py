@@ -270,7 +270,16 @@ def parse_args(dataclass_types, argv: list[str] | None = None):
     except InputError:
         raise
     except (ValueError, ImportError) as err:  # a dataclass's own checks (TrainingArguments; --deepspeed without
-        raise InputError(f"bad arguments: {err}") from err  # the package): always a bad argument
+        _forget_deepspeed_config()  # the package): always a bad argument
+        raise InputError(f"bad arguments: {err}") from err
     for arguments in parsed:  # an input of the run, which it must never delete or write over (`Recipe`)
         arguments.config_file = config_path
     return parsed
+
+
+def _forget_deepspeed_config() -> None:
+    """A `--deepspeed` whose set-up failed leaves transformers' process-wide DeepSpeed config registered, half made
+    (the error's traceback keeps it alive): every later `from_pretrained` in this process would then fail on it."""
+    module = sys.modules.get("transformers.integrations.deepspeed")
+    if module is not None:
+        module.unset_hf_deepspeed_config()
