@@ -100,6 +100,12 @@ def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, 
         encoder_type = model.config.encoder.model_type
     else:
         if label_list is None:
+            stock = [name for name in config.architectures or () if name.endswith("ForTokenClassification")]
+            if stock:  # `export`'s output, or another library's tagger: predict takes it, evaluation does not
+                raise InputError(
+                    f"{args.model_name_or_path} is a stock {stock[0]}, not a tagger of run_ner.py's: evaluate the "
+                    "BertTagger folder it was exported from, or tag text with run_ner.py predict"
+                )
             raise InputError(f"{args.model_name_or_path} is an encoder, not a tagger: give a --train_file to train it")
         encoder_kwargs = hub
         if args.config_name:

@@ -149,3 +149,14 @@ def test_verify_refuses_the_smallest_difference(taggers):
         stock.classifier.bias[0] = torch.nextafter(stock.classifier.bias[0], torch.tensor(float("inf")))
     with pytest.raises(InputError, match="gives other logits"):
         verify(tagger, stock, tokenizer, "tagger")
+
+
+def test_evaluating_an_export_names_what_it_is(exported, tmp_path, capsys):
+    """`evaluate` scores the BertTagger a run saved; its stock export is named as such, not as an encoder."""
+    test_file = tmp_path / "test.txt"
+    test_file.write_text("Paris O\n\n")
+    argv = ["evaluate", "--model", str(exported), "--test_file", str(test_file), "--output_dir", str(tmp_path / "ev")]
+    assert run_cli(COMMANDS, default="train", argv=argv) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "is a stock BertForTokenClassification, not a tagger of run_ner.py's" in error and "--model" not in error
+    assert not (tmp_path / "ev").exists()
