@@ -130,17 +130,19 @@ def format_commands(commands: dict[str, str | Command], default: str, descriptio
     return "\n".join([*lines, ""])
 
 
-def parse_command_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+def parse_command_args(parser: argparse.ArgumentParser, argv: list[str] | None, known: bool = False):
     """`parser.parse_args(argv)` for a subcommand, as the training commands parse: no abbreviations (`--out` is not
     `--output_file`), and `--foo-bar` taken for `--foo_bar`, a spelling that `--help` does not show. A bad argument is
-    an `InputError`: one `error:` line, as every other bad input, not argparse's usage text."""
+    an `InputError`: one `error:` line, as every other bad input, not argparse's usage text. With `known`,
+    `parse_known_args`: `(namespace, the arguments left for another parser)`."""
     parser.allow_abbrev = False
 
     def refuse(message: str):
         raise InputError(f"{message} (see {parser.prog} --help)")
 
     parser.error = refuse
-    return parser.parse_args(snake_case_options(parser, sys.argv[1:] if argv is None else argv))
+    argv = snake_case_options(parser, sys.argv[1:] if argv is None else argv)
+    return parser.parse_known_args(argv) if known else parser.parse_args(argv)
 
 
 def snake_case_options(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:

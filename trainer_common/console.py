@@ -83,7 +83,7 @@ class ConsoleCallback(ProgressCallback):
             super().on_train_end(args, state, control, **kwargs)
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.current_step = self.start_step = state.global_step  # a resumed run starts at its checkpoint's step
+        self.start_step = state.global_step  # a resumed run starts at its checkpoint's step
         if not args.disable_tqdm:
             super().on_train_begin(args, state, control, **kwargs)
 
@@ -98,10 +98,11 @@ class ConsoleCallback(ProgressCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
-        if self.final and "train_runtime" not in logs:  # the final evaluation, after training: "dev", not a step
+        after_training = self.final and "train_runtime" not in logs  # a final evaluation: "dev", not a step
+        if after_training:
             logs = {key.replace("eval_", "dev_", 1): value for key, value in logs.items()}
-        when = None if self.final and "train_runtime" not in logs else state
-        line = log_line(logs, when, self.eval_columns, self.train_columns, self.start_step)
+        line = log_line(logs, None if after_training else state, self.eval_columns, self.train_columns,
+                        self.start_step)  # fmt: skip
         if line is None:
             return
         if self.training_bar is not None:

@@ -8,7 +8,8 @@ training command that evaluation reads, passed on as it is.
 import argparse
 from pathlib import Path
 
-from .cli import snake_case_options
+from .args import flag_name
+from .cli import parse_command_args
 from .errors import InputError
 
 # options of the training command that an evaluation must not take: it trains, saves and pushes nothing, and the
@@ -16,10 +17,6 @@ from .errors import InputError
 TRAINING_ONLY = ("do_train", "do_eval", "do_predict", "train_file", "resume_from_checkpoint", "num_train_epochs",
                  "max_steps", "learning_rate", "push_to_hub", "hub_model_id", "hub_strategy", "hub_token",
                  "model_name_or_path")  # fmt: skip
-
-
-def _refuse(message: str):
-    raise InputError(message)
 
 
 def evaluation_argv(argv: list[str], prog: str, data_options: dict[str, str], splits, example: str) -> list[str]:
@@ -32,22 +29,20 @@ def evaluation_argv(argv: list[str], prog: str, data_options: dict[str, str], sp
         example: an option of the training command to show as passed on (`--max_seq_length 256`).
     """
     parser = argparse.ArgumentParser(
-        prog=prog, allow_abbrev=False,
+        prog=prog,
         description="Score a saved model on data: writes the result files and what the task reports and predicts "
         "(no model, no model card) into a folder of their own.",
         epilog=f"Any other option of the training command that evaluation reads (see its --help), e.g. {example}, "
         "is passed on.",
     )  # fmt: skip
-    parser.error = _refuse
     parser.add_argument("--model", required=True, help="saved model folder or Hub id")
     parser.add_argument("--output_dir", required=True, help="where the results go (not the model's folder)")
     parser.add_argument("--batch_size", type=int, help="evaluation batch size per device")
     for flag, text in data_options.items():
         parser.add_argument(flag, help=text)
-    known, rest = parser.parse_known_args(snake_case_options(parser, argv))
-    for arg in rest:
-        name = arg[2:].split("=", 1)[0].replace("-", "_") if arg.startswith("--") else None
-        if name in TRAINING_ONLY or (name or "").startswith("no_do_"):
+    known, rest = parse_command_args(parser, argv, known=True)
+    for name in filter(None, map(flag_name, rest)):
+        if name in TRAINING_ONLY or name.startswith("no_do_"):
             raise InputError(f"evaluate trains, saves and pushes nothing: --{name} is an option of training")
     if Path(known.output_dir).resolve() == Path(known.model).resolve():
         raise InputError(

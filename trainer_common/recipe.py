@@ -167,7 +167,6 @@ class Recipe:
             fit_logging_steps(trainer)
             log_run_size(trainer)
             trainer.add_callback(stop)
-            started_at = _checkpoint_step(resume)
             train_result = trainer.train(resume_from_checkpoint=resume)
             if stop.received:  # a checkpoint of the last step is saved; the run is not finished, so no model
                 raise Interrupted(
@@ -176,7 +175,8 @@ class Recipe:
                 )
             trainer.save_model()  # model, its code for trust_remote_code, and the tokenizer
             trainer.save_state()
-            if trainer.state.global_step != started_at:  # a resumed last step trains nothing: no loss, no speed
+            # a resumed last step trains nothing: no loss, no speed (the console saw where training began)
+            if trainer.state.global_step != self.console.start_step:
                 results.update(train_result.metrics)
         out = training_args.output_dir
         if trainer.is_world_process_zero():  # a kill while writing leaves files the next run must know as its own
@@ -228,13 +228,3 @@ class Recipe:
         if text:
             print(text.rstrip("\n"), flush=True)
         print(f"outputs in {Path(self.training_args.output_dir).resolve()} (metrics: all_results.json)", flush=True)
-
-
-def _checkpoint_step(checkpoint: str | None) -> int:
-    """The global step a checkpoint was saved at (0 without one)."""
-    import json
-    from pathlib import Path
-
-    if not checkpoint:
-        return 0
-    return int(json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"])

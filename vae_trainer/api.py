@@ -39,13 +39,12 @@ class VAE:
     def generate(self, num_samples: int, seed: int = 0):
         """Decode `num_samples` draws of z ~ N(0, I): a tensor `(num_samples, 28, 28)` in [0, 1]. The same seed on
         the same device gives the same digits, the ones `run_vae.py generate --seed` writes."""
-        import torch
+        from .plots import sample_digits
 
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or not 1 <= num_samples <= MAX_GENERATE:
             raise InputError(f"num_samples must be an integer from 1 to {MAX_GENERATE}, got {num_samples!r}")
         _check_seed(seed)
-        generator = torch.Generator(device=self.model.device).manual_seed(seed)
-        return self.model.sample(num_samples, generator=generator).float().cpu()
+        return sample_digits(self.model, num_samples, seed)
 
     def reconstruct(self, images, seed: int = 0):
         """Encode and decode `images`: the model's forward pass, z drawn from q(z|x) as in training's

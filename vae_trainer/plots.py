@@ -13,13 +13,19 @@ VAE_PANELS = [
 ]
 
 
-def write_samples(model, num_samples: int, output_dir: str | os.PathLike, seed: int = 0) -> Path:
-    """Decode `num_samples` z ~ N(0, I) into `samples.png` (digits at 84 px; sample number = row label + column) and
-    `samples/sample_{i}.png` (28 px, as MNIST)."""
+def sample_digits(model, num_samples: int, seed: int = 0):
+    """Decode `num_samples` draws of z ~ N(0, I), seeded: float images `(num_samples, 28, 28)` in [0, 1], on the
+    CPU. The one sampling path of the figures, `generate` and `api.VAE.generate`."""
     import torch
 
     generator = torch.Generator(device=model.device).manual_seed(seed)
-    images = model.sample(num_samples, generator=generator).cpu()
+    return model.sample(num_samples, generator=generator).float().cpu()
+
+
+def write_samples(model, num_samples: int, output_dir: str | os.PathLike, seed: int = 0) -> Path:
+    """Decode `num_samples` z ~ N(0, I) into `samples.png` (digits at 84 px; sample number = row label + column) and
+    `samples/sample_{i}.png` (28 px, as MNIST)."""
+    images = sample_digits(model, num_samples, seed)
     save_images(images, Path(output_dir) / "samples")
     ncols = min(num_samples, 10)
     rows = [f"{first}+" for first in range(0, num_samples, ncols)] if num_samples > ncols else None
