@@ -47,6 +47,7 @@ def test_lines_are_numbers_not_dicts():
     evaluation = log_line({"eval_loss": 0.5, "eval_f1": 0.81234, "eval_LOC_f1": 0.9, "epoch": 1.0}, state, columns)
     assert evaluation == "eval  step 12/47 · epoch 1.00 · loss 0.5000 · F1 0.8123"
     assert number(523.04) == "523.0" and number(2.2) == "2.200" and number(0.0) == "0" and number(12) == "12"
+    assert number(16410.6) == "16411"  # samples/s: whole, not 1.641e+04
     assert number(0.5, scientific=True) == "5.00e-01"
 
 

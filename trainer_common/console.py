@@ -20,8 +20,8 @@ def number(value, scientific: bool = False) -> str:
         return str(value)
     if scientific or 0 < abs(value) < 1e-3 or abs(value) >= 1e5:
         return f"{value:.2e}"
-    if float(value).is_integer():
-        return str(int(value))
+    if float(value).is_integer() or abs(value) >= 1000:  # 4 significant digits would write 16410 as 1.641e+04
+        return str(round(value))
     return f"{value:.4f}" if abs(value) < 1 else f"{value:#.4g}".rstrip(".")
 
 
