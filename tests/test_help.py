@@ -2,11 +2,8 @@
 `TrainingArguments` behind `--help-all`, and a short `--help` per subcommand."""
 
 import dataclasses
-import os
 import re
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +15,6 @@ from trainer_common.cli import run_cli
 from trainer_common.training_args import TaskTrainingArguments
 from vae_trainer.train import VAEArguments, VAETrainingArguments
 
-ROOT = Path(__file__).resolve().parents[1]
 NER_GROUPS = ["model", "data", "head and tags", "encoder fine-tuning", "training", "outputs and run"]
 VAE_GROUPS = ["model", "data", "training", "outputs and run"]
 OPTION = re.compile(r"^  (--\S+)", re.MULTILINE)  # an option at the start of its help entry
@@ -47,13 +43,15 @@ def headings(text: str) -> list[str]:
     return [line[:-1] for line in text.splitlines() if line.endswith(":") and not line.startswith((" ", "commands"))]
 
 
-def test_run_ner_help_lists_the_commands_then_the_grouped_options():
-    env = {**os.environ, "COLUMNS": "120"}
-    done = subprocess.run(
-        [sys.executable, "run_ner.py", "--help"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+def test_run_ner_help_lists_the_commands_then_the_grouped_options(monkeypatch, capsys):
+    # `python run_ner.py --help` in process: the script is `sys.exit(main())`, and main reads sys.argv
+    monkeypatch.setenv("COLUMNS", "120")
+    monkeypatch.setattr(sys, "argv", ["run_ner.py", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        run_ner.main()
+    done = capsys.readouterr()
+    assert exit_info.value.code in (0, None), done.err
+    lines = done.out.splitlines()
     assert len(lines) < 150, len(lines)
     assert lines[0].startswith("Fine-tune a BERT tagger")
     assert lines[2].startswith("commands (run_ner.py COMMAND --help")
@@ -61,7 +59,7 @@ def test_run_ner_help_lists_the_commands_then_the_grouped_options():
     assert commands == ["train", "predict", "export", "evaluate", "explain"]
     assert all(len(line.split()) > 3 for line in lines[3:8])  # each with its summary
     assert lines[9].startswith("usage: run_ner.py")
-    assert headings(done.stdout) == NER_GROUPS
+    assert headings(done.out) == NER_GROUPS
     assert lines[-1].startswith("--help-all also shows the ") and "TrainingArguments" in lines[-1]
 
 

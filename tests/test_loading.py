@@ -2,11 +2,7 @@
 with random weights."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,12 +10,13 @@ from helpers import make_encoder_dir
 from safetensors.torch import load_file, save_file
 from transformers import AutoModel, AutoModelForTokenClassification
 
+import run_ner
+import run_vae
 from ner_trainer import BertTagger
+from trainer_common.cli import run_cli
 from trainer_common.errors import InputError
 from trainer_common.loading import load_checked
 from vae_trainer import VAEConfig, VAEModel
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -93,23 +90,19 @@ def test_the_wrong_model_type_is_refused_before_loading(folders):
 
 
 @pytest.mark.parametrize(
-    "command, case, message",
+    "script, command, case, message",
     [
-        (["run_ner.py", "predict", "--model"], "encoder", "an encoder (BertModel, model_type bert)"),
-        (["run_ner.py", "predict", "--model"], "missing", "missing weights classifier.weight"),
-        (["run_vae.py", "generate", "--output", "{tmp}", "--model"], "tagger", "not a VAE"),
-        (["run_vae.py", "generate", "--output", "{tmp}", "--model"], "nowhere", "no such folder"),
+        (run_ner, ["predict", "--model"], "encoder", "an encoder (BertModel, model_type bert)"),
+        (run_ner, ["predict", "--model"], "missing", "missing weights classifier.weight"),
+        (run_vae, ["generate", "--output", "{tmp}", "--model"], "tagger", "not a VAE"),
+        (run_vae, ["generate", "--output", "{tmp}", "--model"], "nowhere", "no such folder"),
     ],
 )
-def test_commands_answer_a_bad_model_with_one_error_line(folders, tmp_path, command, case, message):
+def test_commands_answer_a_bad_model_with_one_error_line(folders, tmp_path, capsys, script, command, case, message):
     argv = [part.format(tmp=tmp_path) for part in command] + [str(folders[case])]
-    proc = subprocess.run(
-        [sys.executable, *argv, *(["some text"] if "predict" in argv else [])],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and message in last and "Traceback" not in proc.stderr
+    # in process: the script exits with run_cli's status
+    status = run_cli(script.COMMANDS, default="train", argv=[*argv, *(["some text"] if "predict" in argv else [])])
+    stderr = capsys.readouterr().err
+    assert status == 2, stderr[-2000:]
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and message in last and "Traceback" not in stderr

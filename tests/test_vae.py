@@ -2,9 +2,6 @@
 
 import gzip
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,13 +10,12 @@ import torch.nn.functional as F
 from helpers import idx_bytes, run_without_project, write_mnist
 from PIL import Image
 
+import run_vae
+from trainer_common.cli import run_cli
 from trainer_common.errors import InputError
 from trainer_common.plots import CHAR_WIDTH, LABEL_HEIGHT
 from vae_trainer import VAEConfig, VAEModel
 from vae_trainer.data import find_idx_file, load_idx_split, read_idx
-
-ROOT = Path(__file__).resolve().parents[1]
-
 
 # ---- model and loss -------------------------------------------------------------------------------------------
 
@@ -232,55 +228,29 @@ print(float(model(torch.full((1, 784), 0.5)).reconstruction.sum()))
 
 def test_generate_command(trained_run, tmp_path):
     out, _, _ = trained_run
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "run_vae.py",
-            "generate",
-            "--model",
-            str(out),
-            "--num_samples",
-            "4",
-            "--output",
-            str(tmp_path),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    argv = ["generate", "--model", str(out), "--num_samples", "4", "--output", str(tmp_path)]
+    assert run_cli(run_vae.COMMANDS, default="train", argv=argv) == 0  # in process: run_vae.py exits with this
     with Image.open(tmp_path / "samples.png") as grid:
         assert grid.size == (4 * 86 + 2, LABEL_HEIGHT + 86 + 2)
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [f"sample_{i}.png" for i in range(4)]
 
 
-def test_cli_errors_are_clear_and_nonzero(tmp_path):
+def test_cli_errors_are_clear_and_nonzero(tmp_path, capsys):
+    def stderr_of(*argv: str) -> str:
+        """`run_vae.py argv` in process (the script exits with `run_cli`'s status): its stderr, after exit 2."""
+        assert run_cli(run_vae.COMMANDS, default="train", argv=list(argv)) == 2
+        return capsys.readouterr().err
+
     data = write_mnist(tmp_path / "data", n_train=4, n_test=2)
     (data / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + b"\x00" * 8))
-    proc = subprocess.run(
-        [sys.executable, "run_vae.py", "--data_dir", str(data), "--output_dir", str(tmp_path / "out")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 2
-    assert "error:" in proc.stderr and "t10k-images-idx3-ubyte.gz" in proc.stderr and "truncated" in proc.stderr
+    stderr = stderr_of("--data_dir", str(data), "--output_dir", str(tmp_path / "out"))
+    assert "error:" in stderr and "t10k-images-idx3-ubyte.gz" in stderr and "truncated" in stderr
 
-    proc = subprocess.run(
-        [sys.executable, "run_vae.py", "generate", "--model", str(tmp_path / "missing"), "--output", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 2 and "missing: no such folder" in proc.stderr
+    stderr = stderr_of("generate", "--model", str(tmp_path / "missing"), "--output", str(tmp_path))
+    assert "missing: no such folder" in stderr
 
     corrupt = tmp_path / "corrupt"
     VAEModel(VAEConfig(hidden_dim=8, latent_dim=2)).save_pretrained(corrupt)
     (corrupt / "model.safetensors").write_bytes(b"not a safetensors file")
-    proc = subprocess.run(
-        [sys.executable, "run_vae.py", "generate", "--model", str(corrupt), "--output", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 2 and "could not load" in proc.stderr and "SafetensorError" in proc.stderr, proc.stderr
+    stderr = stderr_of("generate", "--model", str(corrupt), "--output", str(tmp_path))
+    assert "could not load" in stderr and "SafetensorError" in stderr, stderr
