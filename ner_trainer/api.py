@@ -3,12 +3,12 @@
 `run_ner.py predict` runs through the same two calls, so a record here is a line of its output, key for key.
 """
 
-import os
 from collections.abc import Iterable
 
 from trainer_common.cli import loading_bars_on_terminal_only
 from trainer_common.devices import resolve_device
 from trainer_common.errors import InputError
+from trainer_common.loading import model_path
 
 from .predict import predict_texts
 
@@ -107,15 +107,3 @@ def load_tagger(
         except Exception as err:  # noqa: BLE001 (a missing or unreadable tokenizer file)
             raise InputError(f"could not load the tokenizer of {model}: {type(err).__name__}: {err}") from err
     return Tagger(loaded.to(device).eval(), tokenizer, batch_size, max_seq_length)
-
-
-def model_path(model) -> str:
-    """`model` (a folder or a Hub id, `str` or `os.PathLike`) as a non-empty string; anything else is refused."""
-    if not isinstance(model, str | os.PathLike):
-        raise TypeError(f"model must be a folder or a Hub id (a str or os.PathLike), got {type(model).__name__}")
-    model = os.fspath(model)
-    if not isinstance(model, str):  # a bytes path
-        raise TypeError(f"model must be a folder or a Hub id as a str, got {type(model).__name__}")
-    if not model.strip():
-        raise InputError("model is empty: give a trained model folder or Hub id")
-    return model

@@ -9,6 +9,7 @@ from trainer_common.model_card import (
     card_metadata,
     card_metrics,
     describe_source,
+    encoder_line,
     evaluations,
     history_table,
     hub_id,
@@ -57,7 +58,7 @@ def card_info(args, training_args, config, results: dict, trainer=None) -> CardI
         language=_language(dataset, encoder), metrics=card_metrics(results, SCORES),
         validation_metrics=card_metrics(results, SCORES, prefix="eval"),
         intended_use=_intended_use(data, types, results),
-        model=[_encoder_line(encoder, config.encoder, start if continued else None), *label_lines(config)],
+        model=[encoder_line(encoder, config.encoder, start if continued else None), *label_lines(config)],
         sections=[_per_type_table(results, "test"), _per_type_table(results, "eval")],
         history=history_table(evaluations(history), HISTORY), hyperparameters=hyperparameters(training_args, history),
     )  # fmt: skip
@@ -81,22 +82,6 @@ def label_lines(config) -> list[str]:
         f"- **Tags** ({config.label_scheme.upper()}, {len(tags)}): {', '.join(f'`{tag}`' for tag in tags)}",
         f"- **Words**: {WORD_SPLITS[config.word_split]}; each word's tag is read at its first sub-token",
     ]
-
-
-def _encoder_line(encoder, encoder_config, start) -> str:
-    size = (f"{encoder_config.model_type}, {getattr(encoder_config, 'num_hidden_layers', '?')} layers, hidden size "
-            f"{getattr(encoder_config, 'hidden_size', '?')}")  # fmt: skip
-    where = "on the Hub" if encoder.hub_id and not encoder.local else "a local folder"
-    if encoder.recorded:  # maybe the model it was trained from: said, not taken for it
-        where += f"; its config records `{encoder.recorded}` as its origin"
-    if encoder.base_model and encoder.base_model != encoder.name:
-        where += f"; its card names `{encoder.base_model}` as its base model"
-    known = [f"licence {encoder.license}"] if encoder.license else []
-    known += [f"language {', '.join(encoder.language)}"] if encoder.language else []
-    line = f"- **Encoder**: `{encoder.name}` ({where}; {size}{''.join('; ' + k for k in known)})"
-    if start is not None:
-        line += f", as trained further from the tagger `{start.name}`"
-    return line
 
 
 def _language(dataset, encoder) -> list[str] | None:
@@ -194,7 +179,7 @@ def export_card_info(tagger, stock_name: str, source: str, out: Path) -> CardInf
         language=meta.get("language"), metrics=split_metrics["test"], validation_metrics=split_metrics["validation"],
         intended_use=card_section(body, "Intended use and limitations")
         or _intended_use(f"its training data, {word_split}", types, results),
-        model=[_encoder_line(encoder, config.encoder, None), *label_lines(config)],
+        model=[encoder_line(encoder, config.encoder, None), *label_lines(config)],
         sections=[_per_type_table(results, "test"), _per_type_table(results, "eval")],
         history=card_section(body, "Training results"),
     )  # fmt: skip

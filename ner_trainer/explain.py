@@ -13,11 +13,11 @@ from pathlib import Path
 
 from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
+from trainer_common.predict_io import check_output_file
 
 from .data import Sentence, encode_sentences, max_window_length
 from .explain_page import page_html, readable_token, token_label, write_heatmap, write_page, written_here
 from .predict import split_words
-from .predict_io import check_output_file
 
 MAX_TOKENS = 128  # each view holds layers x heads x tokens² weights: a page for 512 tokens of BERT-base is ~0.5 GB
 
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     for option, path in (("--output", args.output), ("--png", args.png)):
         if path is None:
             continue
-        check_output_file(path, {"--model": args.model}, option, written_here, "an explain page or heatmap")
+        check_output_file(path, {"--model": args.model}, written_here, option, "an explain page or heatmap")
         if Path(path).exists() and not Path(path).is_file():  # /dev/null: a rename would replace the device
             raise InputError(f"{option} {path} is not a regular file: give a file name")
     if args.output and args.png and Path(args.output).resolve() == Path(args.png).resolve():

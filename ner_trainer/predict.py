@@ -23,9 +23,9 @@ import regex
 
 from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
+from trainer_common.predict_io import check_output_file, holds_predictions, read_texts, write_jsonl
 
 from .data import Sentence, WordAlignment, encode_sentences, max_window_length
-from .predict_io import check_output_file, read_texts, write_jsonl
 from .tagging import TagSchemeError, check_tag, get_spans
 
 # CJK ideographs (the ranges BERT's tokenizer treats as one-character words): each is a word of its own.
@@ -93,6 +93,7 @@ def _readable(tag: str, scheme: str) -> bool:
     return True
 
 
+PREDICTION_KEYS = {"text", "words", "tags", "entities"}  # of every line `predict` writes
 PROGRESS_DELAY = 1.0  # seconds before the progress bar shows: a quick run draws none
 
 
@@ -246,7 +247,8 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError("--model is empty: give a trained model folder or Hub id")
     if args.batch_size < 1:
         raise InputError(f"--batch_size must be at least 1, got {args.batch_size}")
-    check_output_file(args.output_file, {"--input_file": args.input_file, "--model": args.model})
+    inputs = {"--input_file": args.input_file, "--model": args.model}
+    check_output_file(args.output_file, inputs, replaceable=holds_predictions(PREDICTION_KEYS))
     texts = read_texts(args.texts, args.input_file)
 
     from .api import load_tagger  # not at the top: the API is built on this module

@@ -176,3 +176,29 @@ def check_finite(model, path: str, result: str) -> None:
     """Refuse a loaded `model` whose weights hold NaN or inf: it would run, and its `result` would mean nothing."""
     if not all(bool(weights.isfinite().all()) for weights in model.parameters()):
         raise InputError(f"{path}: its weights hold NaN or inf values; its {result} would be meaningless")
+
+
+def max_window_length(model, tokenizer) -> int:
+    """The longest window the model takes: min of the tokenizer's `model_max_length` and the encoder's
+    `max_position_embeddings` (512 when neither is known)."""
+    limits = []
+    if getattr(tokenizer, "model_max_length", None) and tokenizer.model_max_length < 1_000_000:
+        limits.append(int(tokenizer.model_max_length))
+    config = model.config
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for cfg in (config, text_config):
+        if getattr(cfg, "max_position_embeddings", None):
+            limits.append(int(cfg.max_position_embeddings))
+    return min(limits) if limits else 512
+
+
+def model_path(model) -> str:
+    """`model` (a folder or a Hub id, `str` or `os.PathLike`) as a non-empty string; anything else is refused."""
+    if not isinstance(model, str | os.PathLike):
+        raise TypeError(f"model must be a folder or a Hub id (a str or os.PathLike), got {type(model).__name__}")
+    model = os.fspath(model)
+    if not isinstance(model, str):  # a bytes path
+        raise TypeError(f"model must be a folder or a Hub id as a str, got {type(model).__name__}")
+    if not model.strip():
+        raise InputError("model is empty: give a trained model folder or Hub id")
+    return model

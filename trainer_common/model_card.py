@@ -168,6 +168,24 @@ class CardInfo:
     hyperparameters: list[tuple[str, object]] = field(default_factory=list)
 
 
+def encoder_line(encoder: Source, encoder_config, start: Source | None) -> str:
+    """The card's `- **Encoder**` line: the encoder's name, where it comes from, its size, licence and language, and
+    the saved model (`start`) it was trained further from, if any."""
+    size = (f"{encoder_config.model_type}, {getattr(encoder_config, 'num_hidden_layers', '?')} layers, hidden size "
+            f"{getattr(encoder_config, 'hidden_size', '?')}")  # fmt: skip
+    where = "on the Hub" if encoder.hub_id and not encoder.local else "a local folder"
+    if encoder.recorded:  # maybe the model it was trained from: said, not taken for it
+        where += f"; its config records `{encoder.recorded}` as its origin"
+    if encoder.base_model and encoder.base_model != encoder.name:
+        where += f"; its card names `{encoder.base_model}` as its base model"
+    known = [f"licence {encoder.license}"] if encoder.license else []
+    known += [f"language {', '.join(encoder.language)}"] if encoder.language else []
+    line = f"- **Encoder**: `{encoder.name}` ({where}; {size}{''.join('; ' + k for k in known)})"
+    if start is not None:
+        line += f", as trained further from the tagger `{start.name}`"
+    return line
+
+
 def card_metrics(results: dict, scores, prefix: str = "test") -> list[tuple[str, str, float]]:
     """`CardInfo.metrics` from the run's `{prefix}_*` results: `scores` are `(key, display name)` pairs."""
     return [(key, name, results[f"{prefix}_{key}"]) for key, name in scores if f"{prefix}_{key}" in results]
@@ -179,9 +197,14 @@ def eval_results(info: CardInfo) -> list:
 
     return [
         EvalResult(
-            task_type=info.pipeline_tag, task_name=info.task_name,
-            dataset_type=info.dataset_type or (info.datasets or ["local"])[0], dataset_name=info.dataset_name,
-            dataset_split=split, metric_type=kind, metric_name=name, metric_value=round(float(value), 6),
+            task_type=info.pipeline_tag,
+            task_name=info.task_name,
+            dataset_type=info.dataset_type or (info.datasets or ["local"])[0],
+            dataset_name=info.dataset_name,
+            dataset_split=split,
+            metric_type=kind,
+            metric_name=name,
+            metric_value=round(float(value), 6),
         )  # fmt: skip
         for split, metrics in (("test", info.metrics), ("validation", info.validation_metrics))
         for kind, name, value in metrics

@@ -1,4 +1,4 @@
-"""`run_ner.py predict`'s input and output: texts from arguments, a file or stdin; JSON lines to a file or stdout.
+"""`run_*.py predict`'s input and output: texts from arguments, a file or stdin; JSON lines to a file or stdout.
 
 Each fails with one `InputError` line before the model runs where it can: a closed stdin or stdout, an output file
 that is a folder, in a missing folder, or the input file or a file of the model.
@@ -9,10 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from trainer_common.errors import InputError
-from trainer_common.io import decode_utf8, jsonl_text, read_utf8, write_text
-
-PREDICTION_KEYS = {"text", "words", "tags", "entities"}  # of every line `predict` writes
+from .errors import InputError
+from .io import decode_utf8, jsonl_text, read_utf8, write_text
 
 
 def _lines(text: str) -> list[str]:
@@ -54,14 +52,14 @@ def read_texts(texts_args: list[str] | None, input_file: str | None, stdin=None)
 def check_output_file(
     path: str | None,
     inputs: dict[str, str | None],
+    replaceable,
     option: str = "--output_file",
-    replaceable=None,
     what: str = "predictions",
 ) -> None:
     """Refuse an `--output_file` (or another `option`) that cannot be written, before the model runs: a folder, a
     file whose folder is missing or is a file, one of the `inputs` (`{option: path}`: the input file, a file in the
-    model folder), or an existing file that `replaceable(path)` (default: it holds predict's JSON lines) says the
-    toolkit did not write, `what` naming what it would. "-" (or none) is stdout, which must be open."""
+    model folder), or an existing file that `replaceable(path)` (e.g. `holds_predictions(keys)`) says the toolkit
+    did not write, `what` naming what it would. "-" (or none) is stdout, which must be open."""
     if path is None or path == "-":
         if sys.stdout is None:  # file descriptor 1 closed (`>&-`)
             raise InputError("standard output is closed: give --output_file")
@@ -80,22 +78,26 @@ def check_output_file(
         source = Path(source).resolve() if source and source != "-" else None
         if source is not None and (source == target.resolve() or source in target.resolve().parents):
             raise InputError(f"{option} {path} would write over {name} {inputs[name]}")
-    if not (replaceable or _holds_predictions)(target):
+    if not replaceable(target):
         raise InputError(f"{option} {path} holds other data than {what}: move it, or give a new file name")
 
 
-def _holds_predictions(path: Path) -> bool:
-    """Whether a file is empty or predict's output (every line a record with the keys predict writes), which a new
-    prediction may replace: any other file is the user's."""
-    with open(path, "rb") as file:
-        for line in file:
-            try:
-                record = json.loads(line)
-            except ValueError:  # not JSON, or not UTF-8
-                return False
-            if not (isinstance(record, dict) and PREDICTION_KEYS <= record.keys()):
-                return False
-    return True
+def holds_predictions(keys: set[str]):
+    """`replaceable(path)` of `check_output_file`: whether a file is empty or predict's output (every line a record
+    with the `keys` predict writes on every line), which a new prediction may replace: any other file is the user's."""
+
+    def replaceable(path: Path) -> bool:
+        with open(path, "rb") as file:
+            for line in file:
+                try:
+                    record = json.loads(line)
+                except ValueError:  # not JSON, or not UTF-8
+                    return False
+                if not (isinstance(record, dict) and keys <= record.keys()):
+                    return False
+        return True
+
+    return replaceable
 
 
 def write_jsonl(results: list[dict], path_or_stdout=None) -> None:

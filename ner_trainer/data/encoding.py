@@ -8,22 +8,9 @@ back together per word.
 from dataclasses import dataclass
 
 from trainer_common.errors import InputError
+from trainer_common.loading import max_window_length  # noqa: F401 (`ner_trainer.data` offers it)
 
 from .sentence import IGNORE_INDEX, Sentence, check_labels
-
-
-def max_window_length(model, tokenizer) -> int:
-    """The longest window the model takes: min of the tokenizer's `model_max_length` and the encoder's
-    `max_position_embeddings` (512 when neither is known)."""
-    limits = []
-    if getattr(tokenizer, "model_max_length", None) and tokenizer.model_max_length < 1_000_000:
-        limits.append(int(tokenizer.model_max_length))
-    config = model.config
-    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for cfg in (config, text_config):
-        if getattr(cfg, "max_position_embeddings", None):
-            limits.append(int(cfg.max_position_embeddings))
-    return min(limits) if limits else 512
 
 
 def word_windows(num_subtokens_per_word: list[int], max_tokens: int) -> list[tuple[int, int]]:
