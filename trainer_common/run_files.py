@@ -32,6 +32,7 @@ TASK_OUTPUT_NAMES = {
             "cluener_predict.json"),
     "vae": ("modeling_vae.py", "configuration_vae.py", "loss_curves.png", "samples.png", "samples",
             "reconstructions.png"),
+    "classification": ("training_curves.png", "confusion_matrix.png", "test_predictions.tsv", "test_report.txt"),
 }  # fmt: skip
 OUTPUT_NAMES = (
     MANIFEST, STAGING, PREVIOUS_RUN, "checkpoint-[0-9]*", "README.md", "config.json", "generation_config.json",
