@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from trainer_common.encoder_args import EncoderRatesArguments, EncoderStrategyArguments
 from trainer_common.errors import InputError
 from trainer_common.training_args import TaskTrainingArguments
 
@@ -10,8 +11,8 @@ from .modeling_bert_tagger import DEFAULT_ENCODER
 
 
 @dataclass
-class NERArguments:
-    """Model and data arguments of `run_ner.py`."""
+class NERArguments(EncoderStrategyArguments):
+    """Model and data arguments of `run_ner.py`; freezing and LoRA come from `EncoderStrategyArguments`."""
 
     model_name_or_path: str = field(
         default=DEFAULT_ENCODER,
@@ -84,39 +85,6 @@ class NERArguments:
         default=False,
         metadata={
             "help": "Train only the head (classifier, CRF, scalar mix): feature extraction.",
-            "group": "encoder fine-tuning",
-        },
-    )
-    freeze_layers: int | None = field(
-        default=None,
-        metadata={
-            "help": "Freeze the embeddings and the bottom N encoder layers (0: the embeddings).",
-            "group": "encoder fine-tuning",
-        },
-    )
-    lora_r: int = field(
-        default=0,
-        metadata={
-            "help": "Rank of LoRA adapters (peft) trained instead of the encoder's weights, merged into the saved "
-            "model; 0: off.",
-            "group": "encoder fine-tuning",
-        },
-    )
-    lora_alpha: float | None = field(
-        default=None,
-        metadata={
-            "help": "LoRA scale: the adapters' update is scaled by alpha / r (default: 2 * r).",
-            "group": "encoder fine-tuning",
-        },
-    )
-    lora_dropout: float = field(
-        default=0.1, metadata={"help": "Dropout on the LoRA adapters' input.", "group": "encoder fine-tuning"}
-    )
-    lora_target_modules: str | None = field(
-        default=None,
-        metadata={
-            "help": "Comma-separated linear layers to adapt (default: peft's for the encoder, query,value for BERT; "
-            "query,key,value,dense: all of BERT's).",
             "group": "encoder fine-tuning",
         },
     )
@@ -277,7 +245,8 @@ class NERArguments:
             raise InputError(f"--validation_split must be in (0, 1), got {self.validation_split}")
         for option in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
             check_range(option, getattr(self, option), 1)
-        self._check_encoder_strategy()
+        self._check_layer_pooling()
+        super().__post_init__()  # freezing and LoRA
 
     unsupported_flags: ClassVar[dict[str, str]] = {
         "use_auth_token": "renamed --token in transformers",
@@ -300,10 +269,8 @@ class NERArguments:
         """`from_pretrained`/`load_dataset` options for Hub downloads."""
         return {"cache_dir": self.cache_dir, "token": self.token}
 
-    def _check_encoder_strategy(self) -> None:
-        """Parse-time checks of --layer_pooling, freezing and LoRA; the encoder's layer count is checked on loading."""
-        from trainer_common.validation import check_range
-
+    def _check_layer_pooling(self) -> None:
+        """Parse-time check of --layer_pooling; the encoder's layer count is checked on loading."""
         if self.layer_pooling is not None and self.layer_pooling not in ("last", "scalar_mix", "embeddings"):
             try:
                 int(self.layer_pooling)
@@ -311,26 +278,12 @@ class NERArguments:
                 raise InputError(
                     f"--layer_pooling must be last, scalar_mix, embeddings or an index, got {self.layer_pooling!r}"
                 ) from None
-        for option, low in (("freeze_layers", 0), ("lora_r", 0)):
-            check_range(option, getattr(self, option), low)
-        check_range("lora_alpha", self.lora_alpha, 0, above=True)
-        if not 0 <= self.lora_dropout < 1:
-            raise InputError(f"--lora_dropout must be in [0, 1), got {self.lora_dropout}")
-        if self.freeze_encoder and self.freeze_layers is not None:
-            raise InputError("--freeze_encoder freezes every layer: give it or --freeze_layers, not both")
-        if self.lora_r and (self.freeze_encoder or self.freeze_layers is not None):
-            raise InputError("--lora_r freezes the encoder's weights itself (adapters, head train): drop --freeze_*")
-        if not self.lora_r and (self.lora_alpha is not None or self.lora_target_modules):
-            raise InputError("--lora_alpha and --lora_target_modules need --lora_r above 0")
-        if self.lora_target_modules is not None:
-            self.lora_target_modules = ",".join(t.strip() for t in self.lora_target_modules.split(",") if t.strip())
-            if not self.lora_target_modules:
-                raise InputError("--lora_target_modules names no module")
 
 
 @dataclass
-class NERTrainingArguments(TaskTrainingArguments):
-    """`TrainingArguments` with token-classification defaults; padding-free training batches."""
+class NERTrainingArguments(EncoderRatesArguments, TaskTrainingArguments):
+    """`TrainingArguments` with token-classification defaults; padding-free training batches; the head's and the
+    encoder layers' learning rates (`EncoderRatesArguments`)."""
 
     output_dir: str | None = field(
         default="runs/ner", metadata={"help": "Where the model and outputs go.", "group": "outputs and run"}
@@ -369,14 +322,6 @@ class NERTrainingArguments(TaskTrainingArguments):
             "group": "training",
         },
     )
-    layer_lr_decay: float | None = field(
-        default=None,
-        metadata={
-            "help": "Layer-wise learning-rate decay F in (0, 1]: the top encoder layer trains at --learning_rate, "
-            "each one below (and the embeddings) at F times the rate above it.",
-            "group": "encoder fine-tuning",
-        },
-    )
     label_names: list[str] | None = field(
         default=None,
         metadata={
@@ -397,10 +342,8 @@ class NERTrainingArguments(TaskTrainingArguments):
     def __post_init__(self):
         from trainer_common.validation import check_range
 
-        super().__post_init__()
-        for option in ("classifier_learning_rate", "crf_learning_rate"):
-            check_range(option, getattr(self, option), 0, above=True)
-        check_range("layer_lr_decay", self.layer_lr_decay, 0, 1, above=True)
+        super().__post_init__()  # with --classifier_learning_rate and --layer_lr_decay
+        check_range("crf_learning_rate", self.crf_learning_rate, 0, above=True)
         if not self.eval_do_concat_batches:  # the word alignment reads one array of predictions for the whole split
             raise InputError("--eval_do_concat_batches false is not supported: NER maps all predictions to words")
         if self.label_names is not None:  # here tag names; the Trainer's batches always hold theirs as "labels"

@@ -358,7 +358,7 @@ def test_new_labels_keep_the_old_rows_exactly(head):
 
 
 def test_lora_trains_only_adapters_and_head_and_merges_to_a_plain_tagger(tmp_path):
-    from ner_trainer.lora import add_lora, has_lora, merge_lora
+    from trainer_common.lora import add_lora, has_lora, merge_lora
 
     model = tagger(layers=2, layer_pooling="1", head="crf")
     plain_keys = set(model.state_dict())
