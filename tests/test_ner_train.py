@@ -277,13 +277,17 @@ def test_training_learns(trained):
 # ---- using the saved tagger -----------------------------------------------------------------------------------
 
 
-def test_predict_command_on_the_saved_model(data, trained):
+def test_predict_command_on_the_saved_model(data, trained, capsys):
+    import run_ner
+    from trainer_common.cli import run_cli
+
     out, _ = trained
     sentences = data["test"][:2]
     texts = [" ".join(w for w, _ in s) for s in sentences]
-    proc = start_run_ner("predict", "--model", out, *texts)
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 0, stderr[-2000:]
+    # `run_ner.py predict` in process: the script exits with run_cli's status
+    status = run_cli(run_ner.COMMANDS, default="train", argv=["predict", "--model", str(out), *texts])
+    stdout, stderr = capsys.readouterr()
+    assert status == 0, stderr[-2000:]
     records = [json.loads(line) for line in stdout.splitlines()]
     assert len(records) == 2
     blocks = read_blocks(out / "test_predictions.txt")
@@ -526,7 +530,7 @@ def test_config_file_with_a_flag_overriding_it(data, tmp_path, suffix):
 
 @pytest.fixture(scope="module")
 def cli_errors(data):
-    """Run every failing command at once (each pays the interpreter start-up), keyed by case."""
+    """Each failing command's files, model and expected fragments of its error line, keyed by case."""
     tmp = data["dir"] / "errors"
     tmp.mkdir()
     unseen = [list(s) for s in data["dev"]]
@@ -537,7 +541,7 @@ def cli_errors(data):
     rows = malformed.read_text().split("\n")
     rows[2] += " extra"  # line 3, inside the first sentence
     malformed.write_text("\n".join(rows))
-    cases = {
+    return {
         "unseen_tag": (
             [data["train_file"], bad_dev],
             data["encoder"],
@@ -549,19 +553,24 @@ def cli_errors(data):
         # offline, transformers' message has several lines: still one `error:` line
         "unreachable_hub_model": ([data["train_file"]], "no-such-org/no-such-model", ["no-such-org/no-such-model"]),
     }
-    procs = {
-        name: start_run_ner(*base_args(tmp / name, *files, model=model, max_steps=1))
-        for name, (files, model, _) in cases.items()
-    }
-    outcomes = {name: (proc.communicate(timeout=120), proc.returncode) for name, proc in procs.items()}
-    return {name: (outcomes[name], expected, tmp / name) for name, (_, _, expected) in cases.items()}
 
 
 @pytest.mark.parametrize(
     "case", ["unseen_tag", "malformed_row", "missing_train_file", "missing_model_folder", "unreachable_hub_model"]
 )
-def test_cli_errors(cli_errors, case):
-    ((stdout, stderr), returncode), expected, out = cli_errors[case]
+def test_cli_errors(cli_errors, case, tmp_path, capsys):
+    import run_ner
+    from trainer_common.cli import run_cli
+
+    files, model, expected = cli_errors[case]
+    out = tmp_path / case
+    argv = base_args(out, *files, model=model, max_steps=1)
+    if case == "unreachable_hub_model":  # through the script: transformers' own messages land on its stderr too
+        proc = start_run_ner(*argv)
+        (_, stderr), returncode = proc.communicate(timeout=120), proc.returncode
+    else:  # in process (the script exits with run_cli's status): no interpreter start-up per case
+        returncode = run_cli(run_ner.COMMANDS, default="train", argv=argv)
+        stderr = capsys.readouterr().err
     assert returncode == 2, stderr[-3000:]
     assert "Traceback" not in stderr
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
