@@ -5,6 +5,7 @@ import os
 
 from trainer_common.errors import InputError
 from trainer_common.hub_data import HubUnreachable, from_hub
+from trainer_common.splits import split_off_validation
 
 from .arguments import NERArguments
 
@@ -49,27 +50,6 @@ def load_sentences(args: NERArguments, seed: int, label_names: list[str] | None 
         splits["train"], splits["validation"] = split_off_validation(splits, args.validation_split, seed)
     limits = {"train": args.max_train_samples, "validation": args.max_eval_samples, "test": args.max_predict_samples}
     return {name: sents[: limits.get(name)] for name, sents in splits.items()}, label_list
-
-
-def split_off_validation(splits: dict, fraction: float, seed: int) -> tuple[list, list]:
-    """(train, validation): `round(fraction * n)` training sentences drawn at random by `seed` (the first ones of
-    `numpy.random.default_rng(seed).permutation(n)`) become the validation split; both keep the file's order."""
-    import numpy as np
-
-    if splits.get("validation"):
-        raise InputError("--validation_split carves a validation split from train, but validation data was given")
-    train = splits.get("train")
-    if not train:
-        raise InputError("--validation_split needs training data to split")
-    size = round(fraction * len(train))
-    if not 0 < size < len(train):
-        raise InputError(f"--validation_split {fraction} of {len(train)} training sentences leaves a split empty")
-    held_out = set(np.random.default_rng(seed).permutation(len(train))[:size].tolist())
-    logger.info("validation split: %d of %d training sentences, drawn with seed %d", size, len(train), seed)
-    return (
-        [sentence for i, sentence in enumerate(train) if i not in held_out],
-        [sentence for i, sentence in enumerate(train) if i in held_out],
-    )
 
 
 def build_model_and_tokenizer(args: NERArguments, label_list: list[str] | None, trains: bool = True):

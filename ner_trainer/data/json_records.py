@@ -1,52 +1,14 @@
 """JSON lines or a JSON list of records: `{"tokens", "ner_tags"}` records, or CLUENER span records."""
 
-import json
 import os
-import re
 
 from trainer_common.errors import InputError
 from trainer_common.io import read_utf8
+from trainer_common.json_records import json_records
 
 from .cluener import cluener_record
 from .sentence import Sentence, apply_tag_scheme
 from .token_records import DEFAULT_COLUMNS, Columns, record_sentence
-
-
-def _json_records(text: str, path: str):
-    """Yield (line, record) from JSON lines or a JSON list, with the 1-based line where each record starts."""
-    if not text.lstrip().startswith("["):
-        for line_number, line in enumerate(text.split("\n"), start=1):
-            if line.strip():
-                try:
-                    yield line_number, json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise InputError(f"{path}:{line_number}: not valid JSON: {err.msg} (column {err.colno})") from err
-                except RecursionError as err:
-                    raise InputError(f"{path}:{line_number}: JSON nested too deeply") from err
-        return
-    # A JSON list: decode it element by element so that each record keeps its line number.
-    decoder = json.JSONDecoder()
-    space = re.compile(r"\s*")
-    pos = space.match(text, text.index("[") + 1).end()
-    line, counted_to = 1, 0
-    while not text.startswith("]", pos):
-        line += text.count("\n", counted_to, pos)
-        counted_to = pos
-        try:
-            record, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}:{err.lineno}: not valid JSON: {err.msg} (column {err.colno})") from err
-        except RecursionError as err:
-            raise InputError(f"{path}:{line}: JSON nested too deeply") from err
-        yield line, record
-        pos = space.match(text, pos).end()
-        if text.startswith(",", pos):
-            pos = space.match(text, pos + 1).end()
-        elif not text.startswith("]", pos):
-            where = f"{path}:{line + text.count(chr(10), counted_to, pos)}"
-            raise InputError(f"{where}: not valid JSON: expected ',' or ']' after a list element")
-    if text[pos + 1 :].strip():
-        raise InputError(f"{path}: not valid JSON: extra data after the closing ']'")
 
 
 def read_json(
@@ -66,7 +28,7 @@ def read_json(
     """
     path = str(path)
     sentences = []
-    for line, record in _json_records(read_utf8(path), path):
+    for line, record in json_records(read_utf8(path), path):
         where = f"{path}:{line}"
         is_object = isinstance(record, dict)
         # a "text" string is a CLUENER record, whatever the words column is called
