@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import torch
 
 from ner_trainer.data.collators import pack_rows
-from ner_trainer.encoder_layers import packed_attention_mask
+from ner_trainer.encoder_layers import packed_attention_mask, packed_position_offset
 
 # Model types whose stock sequence classifier reads only the first token's final state (directly, or through the
 # base model's pooler), whose attention takes a 4D mask, and whose position embeddings follow `position_ids`.
@@ -96,7 +96,7 @@ def packed_batch(model, inputs: dict) -> Iterator[dict]:
     stock = _stock_model(model)
     position_ids = inputs["position_ids"]
     inputs["attention_mask"] = packed_attention_mask(stock.config, position_ids, stock.dtype)
-    inputs["position_ids"] = position_ids + _position_offset(stock)
+    inputs["position_ids"] = position_ids + packed_position_offset(stock.base_model)
 
     def first_tokens(module, args, output):
         states = output[0][starts[:, 0], starts[:, 1]].unsqueeze(1)
@@ -128,12 +128,6 @@ def _encoder(stock):
     """The base model's layer stack, whose output the pooler and head read."""
     base = stock.base_model
     return base.transformer if stock.config.model_type == "distilbert" else base.encoder
-
-
-def _position_offset(stock) -> int:
-    """RoBERTa-like embeddings number positions from `padding_idx + 1`, not 0."""
-    embeddings = stock.base_model.embeddings
-    return embeddings.padding_idx + 1 if hasattr(embeddings, "create_position_ids_from_input_ids") else 0
 
 
 __all__ = [

@@ -1,0 +1,228 @@
+"""Arguments of `run_classification.py`: model and data options, and `TrainingArguments` with its defaults."""
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from trainer_common.encoder_args import EncoderRatesArguments, EncoderStrategyArguments
+from trainer_common.errors import InputError
+from trainer_common.training_args import TaskTrainingArguments
+
+DEFAULT_ENCODER = "bert-base-cased"
+# GLUE's single-label classification tasks (stsb is a regression): --task_name reads nyu-mll/glue's config of that name
+GLUE_TASKS = ("cola", "sst2", "mrpc", "qqp", "qnli", "rte", "wnli", "mnli")
+
+
+@dataclass
+class ClassificationArguments(EncoderStrategyArguments):
+    """Model and data arguments of `run_classification.py`; freezing and LoRA come from `EncoderStrategyArguments`."""
+
+    model_name_or_path: str = field(
+        default=DEFAULT_ENCODER,
+        metadata={
+            "help": "Encoder (Hub id or folder) to fine-tune, or a saved classifier to continue or evaluate.",
+            "group": "model",
+        },
+    )
+    config_name: str | None = field(
+        default=None,
+        metadata={"help": "Encoder config (Hub id or folder) of a new classifier, if not the model's own.",
+                  "group": "model"},
+    )  # fmt: skip
+    tokenizer_name: str | None = field(
+        default=None,
+        metadata={"help": "Tokenizer (Hub id or folder), if not --model_name_or_path's.", "group": "model"},
+    )
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "Where downloaded models and datasets are kept.", "group": "model"}
+    )
+    model_revision: str = field(
+        default="main", metadata={"help": "Branch, tag or commit of a Hub model.", "group": "model"}
+    )
+    token: str | None = field(
+        default=None,
+        metadata={"help": "Hub token for private models and datasets (default: `hf auth login`'s).", "group": "model"},
+    )
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Allow model code from the checkpoint.", "group": "model"}
+    )
+    classifier_dropout: float | None = field(
+        default=None,
+        metadata={"help": "Dropout before the classifier (default: the encoder's).", "group": "model"},
+    )
+    task_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "A GLUE task (sst2, rte, mrpc, ...): without files, its data from the Hub (nyu-mll/glue); its "
+            "columns and label names.",
+            "choices": list(GLUE_TASKS),
+            "group": "data",
+        },
+    )
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "Hub dataset with text and label columns.", "group": "data"}
+    )
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "Config name of --dataset_name.", "group": "data"}
+    )
+    train_file: str | None = field(
+        default=None,
+        metadata={"help": "TSV or CSV with a header row (see --no_header), or JSON/JSONL records.", "group": "data"},
+    )
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Same formats as --train_file.", "group": "data"}
+    )
+    test_file: str | None = field(
+        default=None,
+        metadata={"help": "Same formats; a file without labels is predicted, not scored.", "group": "data"},
+    )
+    text_column_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Text column (default: the first of sentence1, question, premise, sentence, text, review, ...).",
+            "group": "data",
+        },
+    )
+    text_pair_column_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "Second text of sentence pairs (default: found beside the first: sentence2, hypothesis, ...).",
+            "group": "data",
+        },
+    )
+    label_column_name: str | None = field(
+        default=None, metadata={"help": "Label column (default: label, labels, gold_label or class).", "group": "data"}
+    )
+    no_header: bool = field(
+        default=False,
+        metadata={
+            "help": "TSV/CSV files have no header row: the column options are 0-based positions (default: label 0, "
+            "text 1, pair 2).",
+            "group": "data",
+        },
+    )
+    validation_split: float | None = field(
+        default=None,
+        metadata={
+            "help": "Without validation data: hold out this fraction of the training examples (0.1), drawn by --seed.",
+            "group": "data",
+        },
+    )
+    max_seq_length: int | None = field(
+        default=128,
+        metadata={"help": "Tokens per example (None: the model's limit); longer texts are cut.", "group": "data"},
+    )
+    pad_to_max_length: bool = field(
+        default=False,
+        metadata={
+            "help": "Pad every batch to --max_seq_length (fixed shapes, for XLA); turns --padding_free off.",
+            "group": "data",
+        },
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N training examples.", "group": "data"}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N validation examples.", "group": "data"}
+    )
+    max_predict_samples: int | None = field(
+        default=None, metadata={"help": "Use only the first N test examples.", "group": "data"}
+    )
+    # Accepted so that the transformers example's command lines run; each is logged as having nothing to do.
+    ignore_mismatched_sizes: bool = field(
+        default=False,
+        metadata={"help": "No effect: a new classifier's head is built for its labels.", "group": "no effect"},
+    )
+    preprocessing_num_workers: int | None = field(
+        default=None,
+        metadata={"help": "No effect: preprocessing is one fast-tokenizer pass.", "group": "no effect"},
+    )
+    overwrite_cache: bool = field(
+        default=False,
+        metadata={"help": "No effect: preprocessed data is never cached, so it is never stale.", "group": "no effect"},
+    )
+    wandb_project: str = field(
+        default="text-classification",
+        metadata={"help": "W&B project when --report_to wandb.", "group": "outputs and run"},
+    )
+
+    unsupported_flags: ClassVar[dict[str, str]] = {"use_auth_token": "renamed --token in transformers"}
+
+    def __post_init__(self):
+        from trainer_common.validation import check_range
+
+        if self.classifier_dropout is not None and not 0 <= self.classifier_dropout < 1:
+            raise InputError(f"--classifier_dropout must be in [0, 1), got {self.classifier_dropout}")
+        check_range("max_seq_length", self.max_seq_length, 2)
+        if self.validation_split is not None and not 0 < self.validation_split < 1:
+            raise InputError(f"--validation_split must be in (0, 1), got {self.validation_split}")
+        for option in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
+            check_range(option, getattr(self, option), 1)
+        columns = [self.text_column_name, self.text_pair_column_name, self.label_column_name]
+        given = [column for column in columns if column is not None]
+        if "" in given or len(set(given)) != len(given):
+            raise InputError("--text_column_name, --text_pair_column_name and --label_column_name must name "
+                             "different columns")  # fmt: skip
+        if self.no_header:
+            for option, column in zip(("text", "text_pair", "label"), columns, strict=True):
+                if column is not None and not column.isdigit():
+                    raise InputError(f"--no_header: --{option}_column_name is a 0-based position, got {column!r}")
+        super().__post_init__()  # freezing and LoRA
+
+    @property
+    def hub_kwargs(self) -> dict:
+        """`from_pretrained`/`load_dataset` options for Hub downloads."""
+        return {"cache_dir": self.cache_dir, "token": self.token}
+
+
+@dataclass
+class ClassificationTrainingArguments(EncoderRatesArguments, TaskTrainingArguments):
+    """`TrainingArguments` with text-classification defaults, padding-free training batches, and the head's and the
+    encoder layers' learning rates (`EncoderRatesArguments`)."""
+
+    output_dir: str | None = field(
+        default="runs/classification", metadata={"help": "Where the model and outputs go.", "group": "outputs and run"}
+    )
+    metric_for_best_model: str | None = field(
+        default="accuracy",
+        metadata={"help": "Validation metric that picks the best checkpoint.", "group": "training"},
+    )
+    keeps_best_model: ClassVar[bool] = True
+    do_predict: bool = field(
+        default=True, metadata={"help": "Predict (and score, if labelled) the test split.", "group": "training"}
+    )
+    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate.", "group": "training"})
+    per_device_train_batch_size: int = field(
+        default=32, metadata={"help": "Training batch size per device.", "group": "training"}
+    )
+    per_device_eval_batch_size: int = field(
+        default=64, metadata={"help": "Evaluation batch size per device.", "group": "training"}
+    )
+    num_train_epochs: float = field(default=3.0, metadata={"help": "Number of training epochs.", "group": "training"})
+    warmup_steps: float = field(
+        default=0.1, metadata={"help": "Warm-up steps; below 1, a fraction of all steps.", "group": "training"}
+    )
+    label_names: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Names of the integer labels 0, 1, ... of data without a ClassLabel feature, in id order; they "
+            "also fix a new classifier's label order.",
+            "group": "data",
+        },
+    )
+    padding_free: bool = field(
+        default=True,
+        metadata={
+            "help": "Pack each training batch's texts end to end, attention kept within each: the loss of padded "
+            "batches on fewer tokens.",
+            "group": "training",
+        },
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.label_names is not None:  # here label names; the Trainer's batches always hold theirs as "labels"
+            items = [self.label_names] if isinstance(self.label_names, str) else self.label_names
+            names = [name.strip() for item in items for name in item.split(",")]
+            if not names or "" in names or len(set(names)) != len(names):
+                raise InputError(f"--label_names must name each label once, got {self.label_names}")
+            self.label_names = names

@@ -1,0 +1,129 @@
+"""Classify raw texts or text pairs with a trained classifier: `python run_classification.py predict --model DIR "Some
+text"`. One JSON object per text: `{"text", "label", "score", "probabilities"}` (`"text_pair"` for pairs, and
+`"truncated": true` for a text longer than the model takes, which is classified on its first `max_seq_length`
+tokens). `score` is the softmax probability of `label`, the argmax class; `probabilities` holds every class's.
+`cls_trainer.load_classifier` is the same as a Python API.
+"""
+
+import argparse
+import sys
+
+from trainer_common.cli import parse_command_args
+from trainer_common.errors import InputError
+from trainer_common.predict_io import check_output_file, holds_predictions, read_texts, write_jsonl
+
+PREDICTION_KEYS = {"text", "label", "score", "probabilities"}  # of every line `predict` writes
+PROGRESS_DELAY = 1.0  # seconds before the progress bar shows: a quick run draws none
+
+
+def classify(model, tokenizer, texts: list[str], pairs: list[str] | None = None, batch_size: int = 32,
+             max_seq_length: int | None = None, progress: bool = False) -> list[dict]:  # fmt: skip
+    """Classify each text (with `pairs[i]` as its second text); returns one record per text, in input order.
+
+    Batches are formed longest first and padded to their own longest text. `model` is any sequence classifier with
+    `config.id2label` that returns `logits`.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from trainer_common.loading import max_window_length
+
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if pairs is not None and len(pairs) != len(texts):
+        raise InputError(f"{len(texts)} texts but {len(pairs)} second texts: give one pair per text")
+    limit = max_window_length(model, tokenizer)
+    if max_seq_length is None:
+        max_seq_length = limit
+    elif max_seq_length > limit:
+        raise InputError(f"max_seq_length={max_seq_length} is longer than the model takes ({limit})")
+    id2label = {int(i): label for i, label in model.config.id2label.items()}
+    labels = [id2label[i] for i in sorted(id2label)]
+    encoded = tokenizer(texts, pairs, truncation=False, return_attention_mask=False)
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    device = next(model.parameters()).device
+    probabilities = [None] * len(texts)
+    bar = tqdm(total=len(texts), unit="text", desc="classifying", disable=not progress, delay=PROGRESS_DELAY)
+    with torch.inference_mode(), bar:
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
+            batch = tokenizer(
+                [texts[i] for i in rows], [pairs[i] for i in rows] if pairs is not None else None,
+                truncation="longest_first", max_length=max_seq_length, padding=True, return_tensors="pt",
+            )  # fmt: skip
+            logits = model(**{key: value.to(device) for key, value in batch.items()}).logits
+            for i, row in zip(rows, logits.float().softmax(-1).tolist()):
+                probabilities[i] = row
+            bar.update(len(rows))
+    records = []
+    for i, text in enumerate(texts):
+        best = max(range(len(labels)), key=probabilities[i].__getitem__)
+        record = {"text": text} if pairs is None else {"text": text, "text_pair": pairs[i]}
+        record.update(label=labels[best], score=round(probabilities[i][best], 4),
+                      probabilities={label: round(p, 4) for label, p in zip(labels, probabilities[i])})  # fmt: skip
+        if lengths[i] > max_seq_length:
+            record["truncated"] = True
+        records.append(record)
+    return records
+
+
+def split_pairs(lines: list[str]) -> tuple[list[str], list[str]]:
+    """`first<TAB>second` lines as (texts, second texts); a line without exactly one tab is an error naming it."""
+    texts, pairs = [], []
+    for number, line in enumerate(lines, 1):
+        parts = line.split("\t")
+        if len(parts) != 2:
+            raise InputError(f"text {number}: --pairs needs 'first<TAB>second', found {len(parts) - 1} tabs")
+        texts.append(parts[0])
+        pairs.append(parts[1])
+    return texts, pairs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False,
+        prog="run_classification.py predict",
+        description="Classify raw texts (or pairs) with a trained classifier; prints one JSON object per text "
+        '(JSON lines): {"text", "label", "score", "probabilities"}.',
+    )
+    parser.add_argument("texts", nargs="*", help="texts to classify; with none and no --input_file, stdin is read")
+    parser.add_argument("--model", required=True, help="trained model folder or Hub id")
+    parser.add_argument("--input_file", help="file with one text per line ('-' for stdin)")
+    parser.add_argument("--pairs", action="store_true",
+                        help="each text is a pair, 'first<TAB>second' (sentence1, sentence2)")  # fmt: skip
+    parser.add_argument("--output_file", help="write JSON lines here instead of stdout")
+    parser.add_argument("--batch_size", type=int, default=32, help="texts per forward pass (default: 32)")
+    parser.add_argument("--max_seq_length", type=int, help="tokens per text (default: the model's limit)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    parser.add_argument("--trust_remote_code", action="store_true", help="allow model code shipped with the model")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`load_classifier`, then `Classifier.predict`, as the Python API. Bad input or an unloadable model raises
+    `InputError`; `run_classification.py` turns it into one `error:` line and exit status 2."""
+    args = parse_command_args(build_parser(), argv)
+    if not args.model.strip():
+        raise InputError("--model is empty: give a trained model folder or Hub id")
+    if args.batch_size < 1:
+        raise InputError(f"--batch_size must be at least 1, got {args.batch_size}")
+    inputs = {"--input_file": args.input_file, "--model": args.model}
+    check_output_file(args.output_file, inputs, replaceable=holds_predictions(PREDICTION_KEYS))
+    texts = read_texts(args.texts, args.input_file)
+    texts, pairs = split_pairs(texts) if args.pairs else (texts, None)
+
+    from .api import load_classifier  # not at the top: the API is built on this module
+
+    classifier = load_classifier(
+        args.model,
+        device=args.device,
+        batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
+        trust_remote_code=args.trust_remote_code,
+    )
+    on_terminal = sys.stderr is not None and sys.stderr.isatty()  # progress bars only there, not in a log file
+    results = classifier.predict(texts, pairs, progress=on_terminal)
+    write_jsonl(results, args.output_file)
+    if args.output_file and args.output_file != "-":
+        print(f"wrote {len(results)} line{'s' * (len(results) != 1)} to {args.output_file}", file=sys.stderr)
