@@ -85,6 +85,15 @@ def packed_attention_mask(config: PreTrainedConfig, position_ids: torch.Tensor, 
     )
 
 
+def packed_position_offset(encoder: PreTrainedModel) -> int:
+    """What to add to packed rows' positions (0 at every sentence start) for the encoder's position embeddings:
+    RoBERTa-like embeddings number positions from `padding_idx + 1`, as they do for a padded row, not from 0."""
+    embeddings = getattr(encoder, "embeddings", None)
+    if embeddings is None or not hasattr(embeddings, "create_position_ids_from_input_ids"):
+        return 0
+    return embeddings.padding_idx + 1
+
+
 def pooled_index(layer_pooling: str, num_layers: int) -> int | None:
     """The index into `hidden_states` (0 = embeddings output ... `num_layers` = last layer) whose states the head
     reads; None for `scalar_mix`, which reads them all. A `ValueError` names a bad value or an out-of-range index."""
@@ -153,6 +162,7 @@ __all__ = [
     "build_encoder",
     "load_encoder",
     "packed_attention_mask",
+    "packed_position_offset",
     "pooled_index",
     "head_features",
     "layer_depth",

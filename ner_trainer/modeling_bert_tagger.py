@@ -26,6 +26,7 @@ from .encoder_layers import (
     layer_depth,
     load_encoder,
     packed_attention_mask,
+    packed_position_offset,
     pooled_index,
 )
 from .tagging import CHUNK_SCHEMES, allowed_transitions
@@ -145,6 +146,7 @@ class BertTagger(BertTaggerPreTrainedModel):
             kwargs["position_ids"] = position_ids
             if attention_mask is None:
                 attention_mask = self._packed_attention_mask(position_ids)
+                kwargs["position_ids"] = position_ids + packed_position_offset(self.encoder)
         keep_states, top = True, self.config.encoder.num_hidden_layers
         if self._pooled != top:  # the head reads hidden states; return them only to a caller who asked
             keep_states = kwargs.get("output_hidden_states", self.config.encoder.output_hidden_states)

@@ -173,13 +173,19 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         torch.testing.assert_close(p.grad, grad)
 
 
-@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager", "roberta"])
 def test_packed_rows_give_the_padded_batch_logits_loss_and_gradients(tiny_tokenizer, attn_implementation):
-    from transformers import DataCollatorForTokenClassification
+    """`roberta`: an encoder whose position embeddings count from `padding_idx + 1`; packed rows' positions (0 at
+    each sentence start) must be shifted as a padded row's are."""
+    from transformers import DataCollatorForTokenClassification, RobertaConfig
 
     from ner_trainer.data import PaddingFreeCollator
 
     config = tiny_config(classifier_dropout=0.0)
+    if attn_implementation == "roberta":
+        encoder = RobertaConfig(**{**tiny_bert_config().to_dict(), "pad_token_id": 0, "max_position_embeddings": 80})
+        config, attn_implementation = BertTaggerConfig(encoder=encoder, id2label=config.id2label,
+                                                       classifier_dropout=0.0), "sdpa"  # fmt: skip
     config.encoder.hidden_dropout_prob = config.encoder.attention_probs_dropout_prob = 0.0
     config.encoder._attn_implementation = attn_implementation
     config.encoder.initializer_range = 0.5  # peaked attention: what a token attends to shows in its logits
