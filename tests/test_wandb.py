@@ -73,3 +73,26 @@ def test_vae_run_logs_loss_components_test_metrics_and_images(tmp_path):
     images = next(row for row in run["history"] if "samples" in row)
     assert images["samples"]["_type"] == "image-file" and images["reconstructions"]["_type"] == "image-file"
     assert images["samples"]["width"] >= 10 * 84
+
+
+def test_classification_run_logs_test_metrics_the_confusion_matrix_and_a_prediction_table(tmp_path):
+    import json
+
+    from test_cls_train import make_rows, write_tsv
+
+    files = [write_tsv(tmp_path / f"{name}.tsv", make_rows(n, seed)) for name, n, seed in
+             (("train", 16, 0), ("dev", 8, 1), ("test", 7, 2))]  # fmt: skip
+    argv = ["--model_name_or_path", make_encoder_dir(tmp_path), "--train_file", files[0], "--validation_file",
+            files[1], "--test_file", files[2], "--output_dir", tmp_path / "out", "--num_train_epochs", "1",
+            "--per_device_train_batch_size", "4", "--max_seq_length", "32", "--label_names", "negative,positive",
+            "--token", "hf_not_a_real_token"]  # fmt: skip
+    run = run_script("run_classification.py", argv, tmp_path)
+    assert run["run"]["project"] == "text-classification"
+    assert run["config"]["model_type"] == "bert" and run["config"]["token"] == "<TOKEN>"
+    keys = history_keys(run)
+    assert {"train/loss", "eval/loss", "eval/accuracy", "test/accuracy", "test/macro_f1", "test/positive_f1"} <= keys
+    results = json.loads((tmp_path / "out" / "all_results.json").read_text())
+    assert run["summary"]["test/accuracy"] == pytest.approx(results["test_accuracy"])
+    assert any("confusion_matrix" in row for row in run["history"])
+    table = next(row["test_predictions"] for row in run["history"] if "test_predictions" in row)
+    assert table["_type"] == "table-file" and table["nrows"] == 7
