@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 import torch
 
-from ner_trainer.data.collators import pack_rows
 from ner_trainer.encoder_layers import packed_attention_mask, packed_position_offset
+from trainer_common.batches import pack_rows
 
 # Model types whose stock sequence classifier reads only the first token's final state (directly, or through the
 # base model's pooler), whose attention takes a 4D mask, and whose position embeddings follow `position_ids`.

@@ -68,7 +68,7 @@ def test_resuming_after_signals_gives_the_uninterrupted_weights(data, tmp_path, 
 
 
 def test_length_grouped_order_depends_on_the_epoch_only():
-    from ner_trainer.data.samplers import ShuffledLengthGroupedSampler
+    from trainer_common.batches import ShuffledLengthGroupedSampler
 
     lengths = [(7 * i) % 23 + 1 for i in range(64)]
     sampler = ShuffledLengthGroupedSampler(lengths, 4, seed=3)

@@ -8,6 +8,7 @@ per-token outputs back onto words.
 import os
 from pathlib import Path
 
+from trainer_common.batches import shuffled_length_grouped_indices
 from trainer_common.errors import InputError
 
 from .collators import PaddingFreeCollator, WordMaskCollator, pack_rows
@@ -23,7 +24,6 @@ from .encoding import (
 )
 from .hub import DEFAULT_HUB_DATASET, hub_label_list, load_hub_dataset, sentences_from_hf
 from .json_records import read_json
-from .samplers import shuffled_length_grouped_indices
 from .sentence import IGNORE_INDEX, Sentence, apply_tag_scheme, build_label_list, check_labels, check_tag
 from .token_records import DEFAULT_COLUMNS, Columns, read_csv
 

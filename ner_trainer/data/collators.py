@@ -1,19 +1,6 @@
 """Batches: the word mask padded beside the inputs, and padding-free packing of a batch's sentences into rows."""
 
-
-def pack_rows(lengths: list[int]) -> list[list[int]]:
-    """Group sequence indices into rows no longer than the longest sequence (first-fit decreasing)."""
-    capacity = max(lengths, default=0)
-    rows, room = [], []
-    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
-        row = next((r for r, free in enumerate(room) if lengths[i] <= free), None)
-        if row is None:
-            rows.append([])
-            room.append(capacity)
-            row = len(rows) - 1
-        rows[row].append(i)
-        room[row] -= lengths[i]
-    return rows
+from trainer_common.batches import pack_rows
 
 
 class PaddingFreeCollator:

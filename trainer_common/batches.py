@@ -1,4 +1,4 @@
-"""Training order: length-grouped batches in shuffled order."""
+"""How training batches are formed: length-grouped batches in shuffled order, and sequences packed into rows."""
 
 
 def shuffled_length_grouped_indices(lengths: list[int], batch_size: int, generator) -> list[int]:
@@ -44,3 +44,18 @@ class ShuffledLengthGroupedSampler:
 
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         return iter(shuffled_length_grouped_indices(self.lengths, self.batch_size, generator))
+
+
+def pack_rows(lengths: list[int]) -> list[list[int]]:
+    """Group sequence indices into rows no longer than the longest sequence (first-fit decreasing)."""
+    capacity = max(lengths, default=0)
+    rows, room = [], []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        row = next((r for r, free in enumerate(room) if lengths[i] <= free), None)
+        if row is None:
+            rows.append([])
+            room.append(capacity)
+            row = len(rows) - 1
+        rows[row].append(i)
+        room[row] -= lengths[i]
+    return rows

@@ -1,0 +1,48 @@
+"""`TextTrainer`: what the text tasks' `Trainer`s (NER, classification) share beyond `MultiLossTrainer`."""
+
+from torch.utils.data import SequentialSampler
+
+from .batches import ShuffledLengthGroupedSampler
+from .trainer import MultiLossTrainer
+
+
+class TextTrainer(MultiLossTrainer):
+    """`MultiLossTrainer` with a training-only collator, shuffled length-grouped training batches, and order-keeping
+    evaluation.
+
+    - `train_data_collator`, when given, collates the training batches only (packed rows): evaluation and prediction
+      keep one row per example, so that predictions map back to the examples.
+    - With `train_sampling_strategy="group_by_length"`, training batches of similar lengths come in random order
+      (`batches.shuffled_length_grouped_indices`), not in transformers' long-to-short sweeps.
+    - Evaluation keeps the dataset's row order: transformers would also group evaluation batches by length, and
+      predictions would come back in another order than the examples'.
+    - `args.label_names` names the task's labels (tags, classes); the batches always hold them as "labels".
+    """
+
+    def __init__(self, *args, train_data_collator=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.train_data_collator = train_data_collator
+        self.label_names = ["labels"]
+
+    def get_train_dataloader(self):
+        if self.train_data_collator is None:
+            return super().get_train_dataloader()
+        data_collator, self.data_collator = self.data_collator, self.train_data_collator
+        try:
+            return super().get_train_dataloader()
+        finally:
+            self.data_collator = data_collator
+
+    def _get_train_sampler(self, train_dataset=None):
+        train_dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy != "group_by_length":
+            return super()._get_train_sampler(train_dataset)
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        lengths = [len(ids) for ids in train_dataset["input_ids"]]
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return ShuffledLengthGroupedSampler(lengths, batch, seed)
+
+    def _get_eval_sampler(self, eval_dataset):
+        if eval_dataset is None or self.args.world_size > 1:  # accelerate shards it in order
+            return None
+        return SequentialSampler(eval_dataset)
