@@ -5,16 +5,18 @@ from typing import ClassVar
 
 from trainer_common.encoder_args import EncoderRatesArguments, EncoderStrategyArguments
 from trainer_common.errors import InputError
+from trainer_common.model_args import ModelSourceArguments
 from trainer_common.training_args import TaskTrainingArguments
 
-DEFAULT_ENCODER = "bert-base-cased"
+DEFAULT_ENCODER = "google-bert/bert-base-cased"  # as run_ner.py's
 # GLUE's single-label classification tasks (stsb is a regression): --task_name reads nyu-mll/glue's config of that name
 GLUE_TASKS = ("cola", "sst2", "mrpc", "qqp", "qnli", "rte", "wnli", "mnli")
 
 
 @dataclass
-class ClassificationArguments(EncoderStrategyArguments):
-    """Model and data arguments of `run_classification.py`; freezing and LoRA come from `EncoderStrategyArguments`."""
+class ClassificationArguments(ModelSourceArguments, EncoderStrategyArguments):
+    """Model and data arguments of `run_classification.py`; the tokenizer, Hub and `--max_*_samples` options come
+    from `ModelSourceArguments`, freezing and LoRA from `EncoderStrategyArguments`."""
 
     model_name_or_path: str = field(
         default=DEFAULT_ENCODER,
@@ -28,23 +30,6 @@ class ClassificationArguments(EncoderStrategyArguments):
         metadata={"help": "Encoder config (Hub id or folder) of a new classifier, if not the model's own.",
                   "group": "model"},
     )  # fmt: skip
-    tokenizer_name: str | None = field(
-        default=None,
-        metadata={"help": "Tokenizer (Hub id or folder), if not --model_name_or_path's.", "group": "model"},
-    )
-    cache_dir: str | None = field(
-        default=None, metadata={"help": "Where downloaded models and datasets are kept.", "group": "model"}
-    )
-    model_revision: str = field(
-        default="main", metadata={"help": "Branch, tag or commit of a Hub model.", "group": "model"}
-    )
-    token: str | None = field(
-        default=None,
-        metadata={"help": "Hub token for private models and datasets (default: `hf auth login`'s).", "group": "model"},
-    )
-    trust_remote_code: bool = field(
-        default=False, metadata={"help": "Allow model code from the checkpoint.", "group": "model"}
-    )
     classifier_dropout: float | None = field(
         default=None,
         metadata={"help": "Dropout before the classifier (default: the encoder's).", "group": "model"},
@@ -118,34 +103,10 @@ class ClassificationArguments(EncoderStrategyArguments):
             "group": "data",
         },
     )
-    max_train_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N training examples.", "group": "data"}
-    )
-    max_eval_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N validation examples.", "group": "data"}
-    )
-    max_predict_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N test examples.", "group": "data"}
-    )
-    # Accepted so that the transformers example's command lines run; each is logged as having nothing to do.
-    ignore_mismatched_sizes: bool = field(
-        default=False,
-        metadata={"help": "No effect: a new classifier's head is built for its labels.", "group": "no effect"},
-    )
-    preprocessing_num_workers: int | None = field(
-        default=None,
-        metadata={"help": "No effect: preprocessing is one fast-tokenizer pass.", "group": "no effect"},
-    )
-    overwrite_cache: bool = field(
-        default=False,
-        metadata={"help": "No effect: preprocessed data is never cached, so it is never stale.", "group": "no effect"},
-    )
     wandb_project: str = field(
         default="text-classification",
         metadata={"help": "W&B project when --report_to wandb.", "group": "outputs and run"},
     )
-
-    unsupported_flags: ClassVar[dict[str, str]] = {"use_auth_token": "renamed --token in transformers"}
 
     def __post_init__(self):
         from trainer_common.validation import check_range
@@ -155,8 +116,6 @@ class ClassificationArguments(EncoderStrategyArguments):
         check_range("max_seq_length", self.max_seq_length, 2)
         if self.validation_split is not None and not 0 < self.validation_split < 1:
             raise InputError(f"--validation_split must be in (0, 1), got {self.validation_split}")
-        for option in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
-            check_range(option, getattr(self, option), 1)
         columns = [self.text_column_name, self.text_pair_column_name, self.label_column_name]
         given = [column for column in columns if column is not None]
         if "" in given or len(set(given)) != len(given):
@@ -166,12 +125,7 @@ class ClassificationArguments(EncoderStrategyArguments):
             for option, column in zip(("text", "text_pair", "label"), columns, strict=True):
                 if column is not None and not column.isdigit():
                     raise InputError(f"--no_header: --{option}_column_name is a 0-based position, got {column!r}")
-        super().__post_init__()  # freezing and LoRA
-
-    @property
-    def hub_kwargs(self) -> dict:
-        """`from_pretrained`/`load_dataset` options for Hub downloads."""
-        return {"cache_dir": self.cache_dir, "token": self.token}
+        super().__post_init__()  # --max_*_samples, freezing and LoRA
 
 
 @dataclass

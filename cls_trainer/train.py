@@ -9,8 +9,6 @@ from .arguments import ClassificationArguments, ClassificationTrainingArguments
 
 logger = logging.getLogger(__name__)
 
-NO_EFFECT = ("ignore_mismatched_sizes", "preprocessing_num_workers", "overwrite_cache")  # see their --help
-
 
 class EncodedSplit:
     """One split's examples, encoded and held as a `datasets.Dataset` in the examples' order."""
@@ -61,9 +59,7 @@ class ClassificationRecipe(Recipe):
         from .modeling import saved_label_names
 
         args, training_args = self.args, self.training_args
-        for option in NO_EFFECT:
-            if getattr(args, option):
-                logger.info("--%s: accepted for the transformers example's command lines; nothing to do here", option)
+        args.log_no_effect()
         # a saved classifier's labels name the data's integer labels, and fix the label order
         label_names = training_args.label_names or saved_label_names(args)
         self.splits, self.label_list = load_examples(args, training_args.seed, label_names)

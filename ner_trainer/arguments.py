@@ -5,14 +5,16 @@ from typing import ClassVar
 
 from trainer_common.encoder_args import EncoderRatesArguments, EncoderStrategyArguments
 from trainer_common.errors import InputError
+from trainer_common.model_args import ModelSourceArguments
 from trainer_common.training_args import TaskTrainingArguments
 
 from .modeling_bert_tagger import DEFAULT_ENCODER
 
 
 @dataclass
-class NERArguments(EncoderStrategyArguments):
-    """Model and data arguments of `run_ner.py`; freezing and LoRA come from `EncoderStrategyArguments`."""
+class NERArguments(ModelSourceArguments, EncoderStrategyArguments):
+    """Model and data arguments of `run_ner.py`; the tokenizer, Hub and `--max_*_samples` options come from
+    `ModelSourceArguments`, freezing and LoRA from `EncoderStrategyArguments`."""
 
     model_name_or_path: str = field(
         default=DEFAULT_ENCODER,
@@ -27,20 +29,6 @@ class NERArguments(EncoderStrategyArguments):
             "help": "Encoder config (Hub id or folder) of a new tagger, if not the model's own.",
             "group": "model",
         },
-    )
-    tokenizer_name: str | None = field(
-        default=None,
-        metadata={"help": "Tokenizer (Hub id or folder), if not --model_name_or_path's.", "group": "model"},
-    )
-    cache_dir: str | None = field(
-        default=None, metadata={"help": "Where downloaded models and datasets are kept.", "group": "model"}
-    )
-    model_revision: str = field(
-        default="main", metadata={"help": "Branch, tag or commit of a Hub model.", "group": "model"}
-    )
-    token: str | None = field(
-        default=None,
-        metadata={"help": "Hub token for private models and datasets (default: `hf auth login`'s).", "group": "model"},
     )
     head: str = field(
         default="linear",
@@ -193,36 +181,12 @@ class NERArguments(EncoderStrategyArguments):
             "group": "head and tags",
         },
     )
-    max_train_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N train sentences.", "group": "data"}
-    )
-    max_eval_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N validation sentences.", "group": "data"}
-    )
-    max_predict_samples: int | None = field(
-        default=None, metadata={"help": "Use only the first N test sentences.", "group": "data"}
-    )
-    trust_remote_code: bool = field(
-        default=False, metadata={"help": "Allow model code from the checkpoint.", "group": "model"}
-    )
-    # Accepted so that the transformers example's command lines run; each is logged as having nothing to do.
     ignore_mismatched_sizes: bool = field(
         default=False,
         metadata={
             "help": "No effect: a new tagger's head fits its labels; a saved one gains rows for new labels.",
             "group": "no effect",
         },
-    )
-    preprocessing_num_workers: int | None = field(
-        default=None,
-        metadata={
-            "help": "No effect: preprocessing is one fast-tokenizer pass, no worker processes.",
-            "group": "no effect",
-        },
-    )
-    overwrite_cache: bool = field(
-        default=False,
-        metadata={"help": "No effect: preprocessed data is never cached, so it is never stale.", "group": "no effect"},
     )
     wandb_project: str = field(
         default="bert-ner", metadata={"help": "W&B project when --report_to wandb.", "group": "outputs and run"}
@@ -243,14 +207,8 @@ class NERArguments(EncoderStrategyArguments):
         self._check_columns()
         if self.validation_split is not None and not 0 < self.validation_split < 1:
             raise InputError(f"--validation_split must be in (0, 1), got {self.validation_split}")
-        for option in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
-            check_range(option, getattr(self, option), 1)
         self._check_layer_pooling()
-        super().__post_init__()  # freezing and LoRA
-
-    unsupported_flags: ClassVar[dict[str, str]] = {
-        "use_auth_token": "renamed --token in transformers",
-    }
+        super().__post_init__()  # --max_*_samples, freezing and LoRA
 
     def _check_columns(self) -> None:
         if self.label_column_name is None:
@@ -263,11 +221,6 @@ class NERArguments(EncoderStrategyArguments):
         from .data import Columns
 
         return Columns(self.text_column_name, self.label_column_name, tuple(label_names) if label_names else None)
-
-    @property
-    def hub_kwargs(self) -> dict:
-        """`from_pretrained`/`load_dataset` options for Hub downloads."""
-        return {"cache_dir": self.cache_dir, "token": self.token}
 
     def _check_layer_pooling(self) -> None:
         """Parse-time check of --layer_pooling; the encoder's layer count is checked on loading."""

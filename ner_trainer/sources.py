@@ -11,7 +11,6 @@ from .arguments import NERArguments
 
 logger = logging.getLogger(__name__)
 
-NO_EFFECT = ("ignore_mismatched_sizes", "preprocessing_num_workers", "overwrite_cache")  # see their --help
 LOCAL_DATA = "give local files with --train_file/--validation_file/--test_file, or run once online to fill the cache"
 
 
@@ -21,9 +20,7 @@ def load_sentences(args: NERArguments, seed: int, label_names: list[str] | None 
     from .data import DEFAULT_HUB_DATASET, load_hub_dataset, read_file
     from .data.sentence import named_label_list
 
-    for option in NO_EFFECT:
-        if getattr(args, option):
-            logger.info("--%s: accepted for the transformers example's command lines; nothing to do here", option)
+    args.log_no_effect()
     columns = args.columns(label_names)
     files = {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}
     if any(files.values()):

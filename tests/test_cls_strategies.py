@@ -190,6 +190,7 @@ def test_lora_merges_into_a_stock_classifier(tmp_path, caplog):
     model.save_pretrained(tmp_path)
     library_logger = logging.getLogger("transformers")
     propagate, library_logger.propagate = library_logger.propagate, True  # its load report reaches caplog
+    caplog.clear()  # the merge's own line, when an earlier test's run left the toolkit's loggers at INFO
     try:
         with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
             warnings.simplefilter("always")
