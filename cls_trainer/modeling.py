@@ -116,14 +116,15 @@ def _new_classifier(args, label_list: list[str], hub: dict):
 
 @contextlib.contextmanager
 def _quiet(logger_name: str):
-    """Warnings of `logger_name` off for the block."""
+    """Warnings of `logger_name` dropped for the block, by a filter: raising the logger's level instead would make
+    `from_pretrained` check a tensor-parallel plan and warn of every weight not sharded."""
     quieted = logging.getLogger(logger_name)
-    level = quieted.level
-    quieted.setLevel(logging.ERROR)
+    below_warning = lambda record: record.levelno < logging.WARNING  # noqa: E731
+    quieted.addFilter(below_warning)
     try:
         yield
     finally:
-        quieted.setLevel(level)
+        quieted.removeFilter(below_warning)
 
 
 def _is_head_weight(key: str) -> bool:
