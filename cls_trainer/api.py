@@ -44,10 +44,10 @@ class Classifier:
             progress: draw a progress bar on stderr when classifying takes more than a second.
         """
         one = isinstance(texts, str)
+        if pairs is not None and isinstance(pairs, str) != one:
+            raise TypeError("texts and pairs must both be strings or both lists of strings")
         texts = _strings(texts, "texts")
         pairs = None if pairs is None else _strings(pairs, "pairs")
-        if one != (pairs is None or isinstance(pairs, str)) and pairs is not None:
-            raise TypeError("texts and pairs must both be strings or both lists")
         records = classify(self.model, self.tokenizer, texts, pairs,
                            batch_size=self.batch_size if batch_size is None else batch_size,
                            max_seq_length=self.max_seq_length, progress=progress)  # fmt: skip
@@ -62,7 +62,7 @@ class Classifier:
 def _strings(values, name: str) -> list[str]:
     if isinstance(values, str):
         return [values]
-    if not isinstance(values, Iterable) or isinstance(values, bytes):
+    if not isinstance(values, Iterable) or isinstance(values, bytes | dict):
         raise TypeError(f"{name} must be a string or a list of strings, got {type(values).__name__}")
     values = list(values)
     for i, value in enumerate(values):
@@ -94,7 +94,7 @@ def load_classifier(model: str, device=None, batch_size: int = 32, max_seq_lengt
 
     model = model_path(model)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, got {batch_size!r}")
+        raise InputError(f"batch_size must be an integer of at least 1, got {batch_size!r}")
     device = resolve_device(device)
     with loading_bars_on_terminal_only():
         config = read_config(model)

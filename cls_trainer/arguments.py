@@ -6,7 +6,7 @@ from typing import ClassVar
 from trainer_common.encoder_args import EncoderRatesArguments, EncoderStrategyArguments
 from trainer_common.errors import InputError
 from trainer_common.model_args import ModelSourceArguments
-from trainer_common.training_args import TaskTrainingArguments
+from trainer_common.training_args import TaskTrainingArguments, split_label_names
 
 DEFAULT_ENCODER = "google-bert/bert-base-cased"  # as run_ner.py's
 # GLUE's single-label classification tasks (stsb is a regression): --task_name reads nyu-mll/glue's config of that name
@@ -175,8 +175,4 @@ class ClassificationTrainingArguments(EncoderRatesArguments, TaskTrainingArgumen
     def __post_init__(self):
         super().__post_init__()
         if self.label_names is not None:  # here label names; the Trainer's batches always hold theirs as "labels"
-            items = [self.label_names] if isinstance(self.label_names, str) else self.label_names
-            names = [name.strip() for item in items for name in item.split(",")]
-            if not names or "" in names or len(set(names)) != len(names):
-                raise InputError(f"--label_names must name each label once, got {self.label_names}")
-            self.label_names = names
+            self.label_names = split_label_names(self.label_names)

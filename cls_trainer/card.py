@@ -23,8 +23,9 @@ GLUE_NAMES = {"sst2": "SST-2 (Stanford Sentiment Treebank)", "rte": "RTE (textua
               "mrpc": "MRPC", "qqp": "QQP", "qnli": "QNLI", "wnli": "WNLI", "mnli": "MNLI"}  # fmt: skip
 
 
-def card_info(args, training_args, config, results: dict, trainer=None) -> CardInfo:
-    """`CardInfo` of a trained classifier (`config`: its stock config) from the run's results and log history."""
+def card_info(args, training_args, config, results: dict, trainer=None, pairs: bool = False) -> CardInfo:
+    """`CardInfo` of a trained classifier (`config`: its stock config) from the run's results and log history;
+    `pairs`: it was trained on sentence pairs."""
     files_used = any((args.train_file, args.validation_file, args.test_file))
     dataset = None if files_used else hub_id(args.dataset_name or (GLUE if args.task_name else None))
     start = describe_source(args.model_name_or_path)
@@ -41,7 +42,7 @@ def card_info(args, training_args, config, results: dict, trainer=None) -> CardI
     return CardInfo(
         summary=summary, pipeline_tag="text-classification", task_name="Text classification",
         tags=["text-classification", *([args.task_name] if args.task_name else [])],
-        usage=_usage(model_reference(training_args, trainer)), base_model=start.hub_id or start.base_model,
+        usage=_usage(model_reference(training_args, trainer), pairs), base_model=start.hub_id or start.base_model,
         datasets=[dataset] if dataset else None, dataset_name=_dataset_name(args, dataset),
         license=training_args.license or encoder.license, language=_language(args, encoder),
         metrics=card_metrics(results, SCORES), validation_metrics=card_metrics(results, SCORES, prefix="eval"),
@@ -111,9 +112,10 @@ def _per_class_table(results: dict, labels: list[str], prefix: str) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _usage(repo: str) -> str:
+def _usage(repo: str, pairs: bool) -> str:
+    call = ('{"text": "A man is playing a guitar.", "text_pair": "A man plays music."}' if pairs
+            else '"A gripping, beautifully acted film."')  # fmt: skip
     return f'''from transformers import pipeline
 
 classifier = pipeline("text-classification", model="{repo}")
-print(classifier("A gripping, beautifully acted film."))
-# sentence pairs: classifier({{"text": "A man is playing a guitar.", "text_pair": "A man plays music."}})'''
+print(classifier({call}))'''

@@ -7,6 +7,7 @@ own learning rate, freezing, LoRA) lives in the trainer and is gone from the sav
 """
 
 import contextlib
+import dataclasses
 import logging
 
 from trainer_common.errors import InputError
@@ -50,6 +51,10 @@ def build_model_and_tokenizer(args, label_list: list[str] | None, trains: bool =
     if raw["model_type"] in OWN_TYPES:
         raise InputError(f"--model_name_or_path {path}: {describe(raw)}, not an encoder or a sequence classifier: "
                          f"use {OWN_TYPES[raw['model_type']].uses}")  # fmt: skip
+    what = describe(raw)
+    if not is_sequence_classifier(raw) and not what.startswith(("an encoder", "a model (")):
+        raise InputError(f"--model_name_or_path {path}: {what}, not an encoder or a sequence classifier: give a "
+                         "pretrained encoder (a folder or Hub id such as bert-base-cased)")  # fmt: skip
     if is_sequence_classifier(raw):
         if args.config_name:
             raise InputError(f"--config_name sets a new classifier's encoder; {path} is a saved classifier")
@@ -60,8 +65,8 @@ def build_model_and_tokenizer(args, label_list: list[str] | None, trains: bool =
             logger.info("--classifier_dropout: %s keeps its own head, dropout included", path)
     else:
         if label_list is None:
-            what = describe(raw).split(" (")[0]
-            raise InputError(f"{path} is {what}, not a classifier: give a --train_file to train one on it")
+            noun = what.split(" (")[0]
+            raise InputError(f"{path} is {noun}, not a classifier: give a --train_file to train one on it")
         model = _new_classifier(args, label_list, hub)
     tokenizer = _tokenizer(args, hub)
     rows = model.get_input_embeddings().num_embeddings
@@ -155,7 +160,10 @@ def check_max_seq_length(args, model, tokenizer) -> None:
     from trainer_common.loading import max_window_length
 
     limit = max_window_length(model, tokenizer)
-    if args.max_seq_length is None:
+    default = next(f.default for f in dataclasses.fields(args) if f.name == "max_seq_length")
+    if args.max_seq_length is None or (args.max_seq_length == default and limit < default):
+        if args.max_seq_length is not None:  # a small model's own limit, not an error the user did not make
+            logger.info("--max_seq_length %d: the model takes %d tokens, so %d", default, limit, limit)
         args.max_seq_length = limit
     elif args.max_seq_length > limit:  # a longer text would fail mid-training in the position embeddings
         raise InputError(f"--max_seq_length {args.max_seq_length} is longer than the model takes ({limit} tokens)")

@@ -74,8 +74,13 @@ class ClassificationRecipe(Recipe):
                     raise InputError(f"{where}: nothing to train on")
                 elif name == "validation" and training_args.do_eval:
                     raise InputError(f"{where}: nothing to score the validation split against")
-        if self.label_list is None and self.splits.get("train"):
-            self.label_list = build_label_list(self.splits["train"])
+        train = self.splits.get("train")
+        if training_args.do_train and train and len({example.label for example in train}) < 2:
+            limit = " (--max_train_samples takes the first N rows)" if args.max_train_samples else ""
+            raise InputError(f"{_origin(train[0].source)}: the training data has only the label {train[0].label!r}"
+                             f"{limit}: a classifier needs examples of at least two")  # fmt: skip
+        if self.label_list is None and train:
+            self.label_list = build_label_list(train)
 
     def build_model(self):
         from .data import check_labels
@@ -229,7 +234,9 @@ class ClassificationRecipe(Recipe):
     def card_info(self, results: dict):
         from .card import card_info
 
-        return card_info(self.args, self.training_args, self.trainer.model.config, results, trainer=self.trainer)
+        train = self.splits.get("train") or [None]
+        pairs = train[0] is not None and train[0].text_pair is not None
+        return card_info(self.args, self.training_args, self.trainer.model.config, results, self.trainer, pairs)
 
 
 def _origin(source: str) -> str:

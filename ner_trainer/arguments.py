@@ -6,7 +6,7 @@ from typing import ClassVar
 from trainer_common.encoder_args import EncoderRatesArguments, EncoderStrategyArguments
 from trainer_common.errors import InputError
 from trainer_common.model_args import ModelSourceArguments
-from trainer_common.training_args import TaskTrainingArguments
+from trainer_common.training_args import TaskTrainingArguments, split_label_names
 
 from .modeling_bert_tagger import DEFAULT_ENCODER
 
@@ -300,8 +300,4 @@ class NERTrainingArguments(EncoderRatesArguments, TaskTrainingArguments):
         if not self.eval_do_concat_batches:  # the word alignment reads one array of predictions for the whole split
             raise InputError("--eval_do_concat_batches false is not supported: NER maps all predictions to words")
         if self.label_names is not None:  # here tag names; the Trainer's batches always hold theirs as "labels"
-            items = [self.label_names] if isinstance(self.label_names, str) else self.label_names
-            names = [name.strip() for item in items for name in item.split(",")]
-            if not names or "" in names or len(set(names)) != len(names):
-                raise InputError(f"--label_names must name each label once, got {self.label_names}")
-            self.label_names = names
+            self.label_names = split_label_names(self.label_names)

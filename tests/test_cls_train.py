@@ -153,3 +153,44 @@ def test_two_processes_train_and_score_every_example_once_as_one_process_does(tm
     predictions = (out / "test_predictions.tsv").read_text()
     assert predictions == (tmp_path / "one" / "test_predictions.tsv").read_text()
     assert len(predictions.splitlines()) == 1 + 11  # every test example, once
+
+
+def test_the_api_takes_one_pair_no_texts_and_refuses_mixed_or_bad_arguments(run):
+    from cls_trainer import load_classifier
+    from trainer_common.errors import InputError
+
+    classifier = load_classifier(run["out"])
+    record = classifier.predict("Paris London", pairs="Mary")
+    assert record["text_pair"] == "Mary" and record["label"] in LABELS
+    assert classifier.predict([]) == []
+    with pytest.raises(TypeError, match="must both be strings or both lists"):
+        classifier.predict(["Paris"], pairs="Mary")
+    with pytest.raises(TypeError, match="a string or a list of strings"):
+        classifier.predict({"text": "Paris"})
+    with pytest.raises(InputError, match="batch_size must be an integer"):
+        classifier.predict(["Paris"], batch_size=1.5)
+    classifier.max_seq_length = 0
+    with pytest.raises(InputError, match="max_seq_length must be an integer of at least 2"):
+        classifier.predict(["Paris"])
+
+
+@pytest.mark.parametrize("case", ["one_label", "label_as_pair", "token_classifier"])
+def test_training_data_or_models_a_classifier_cannot_learn_from_are_refused(run, tmp_path, case):
+    from transformers import BertForTokenClassification
+
+    from trainer_common.errors import InputError
+
+    train, model = run["files"][0], run["encoder"]
+    extra = {}
+    if case == "one_label":
+        train = write_tsv(tmp_path / "one.tsv", [(text, 1) for text, _ in make_rows(8, 5)])
+        expected = "the training data has only the label 'positive'"
+    elif case == "label_as_pair":
+        extra, expected = {"text_pair_column_name": "label"}, "column 'label' is both the label and the second text"
+    else:
+        model = tmp_path / "tagger"
+        BertForTokenClassification.from_pretrained(run["encoder"], num_labels=3).save_pretrained(model)
+        expected = "a token classifier (BertForTokenClassification, model_type bert), not an encoder"
+    with pytest.raises(InputError, match=re.escape(expected)):
+        train_main(cls_args(tmp_path / "out", train, model=model, **extra))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -214,6 +214,17 @@ class TaskTrainingArguments(TrainingArguments):
         return eval_steps >= 1 and self.save_steps >= 1 and self.save_steps % eval_steps == 0
 
 
+def split_label_names(value) -> list[str]:
+    """`--label_names` as a list of names, each given once: `a,b`, `a b` (nargs) or a mix of the two."""
+    from .errors import InputError
+
+    items = [value] if isinstance(value, str) else value
+    names = [name.strip() for item in items for name in item.split(",")]
+    if not names or "" in names or len(set(names)) != len(names):
+        raise InputError(f"--label_names must name each label once, got {', '.join(names) or 'none'}")
+    return names
+
+
 def _check_json_object(option: str, value) -> None:
     """`--option` given as text must be a JSON object (the keyword arguments transformers passes on)."""
     from .errors import InputError

@@ -85,6 +85,10 @@ def choose_columns(available: list[str], options: ColumnOptions, where: str, lab
                 f"{', '.join(SINGLES)}, or a pair such as sentence1/sentence2); a file without a header row "
                 "needs --no_header"
             )
+    if label is not None and label in (text, pair):  # the label would be read as input too
+        role = "text" if label == text else "second text"
+        raise InputError(f"{where}: column {label!r} is both the label and the {role}: name the label column with "
+                         "--label_column_name, or another text column")  # fmt: skip
     return Columns(text, pair, label)
 
 
