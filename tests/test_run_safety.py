@@ -216,7 +216,7 @@ def test_evaluating_another_model_into_a_finished_run_is_refused(data, tmp_path)
     before = (out / "all_results.json").read_bytes()
     # refused before any data is read: the missing --data_dir is never reached
     for model in (["--model_name_or_path", str(other)], []):
-        with pytest.raises(InputError, match="holds a previous run .* of another model .*--overwrite_output_dir"):
+        with pytest.raises(InputError, match="run or evaluation .*, not the model evaluated .*--overwrite_output"):
             run(vae_args(tmp_path / "missing", out, "--do_train", "false", *model))
     assert (out / "all_results.json").read_bytes() == before and (out / "checkpoint-8").is_dir()
 

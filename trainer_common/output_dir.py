@@ -110,8 +110,8 @@ def check_evaluation_dir(training_args, inputs: dict[str, str | None]) -> bool:
     found = run_markers(out)
     if found and not overwrite:
         raise InputError(
-            f"--output_dir {out} holds a previous run ({_shown(found)}) of another model than --model_name_or_path "
-            f"{model}: pass --overwrite_output_dir to replace it, or evaluate into another --output_dir"
+            f"--output_dir {out} holds a previous run or evaluation ({_shown(found)}), not the model evaluated "
+            f"({model}): pass --overwrite_output_dir to replace it, or evaluate into another --output_dir"
         )
     _check_writes(out, inputs, deletes=bool(found) and overwrite)
     return False
