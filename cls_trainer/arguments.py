@@ -1,12 +1,10 @@
 """Arguments of `run_classification.py`: model and data options, and `TrainingArguments` with its defaults."""
 
 from dataclasses import dataclass, field
-from typing import ClassVar
 
-from trainer_common.encoder_args import EncoderRatesArguments, EncoderStrategyArguments
+from trainer_common.encoder_args import EncoderStrategyArguments, FineTuningArguments
 from trainer_common.errors import InputError
 from trainer_common.model_args import ModelSourceArguments
-from trainer_common.training_args import TaskTrainingArguments, split_label_names
 
 DEFAULT_ENCODER = "google-bert/bert-base-cased"  # as run_ner.py's
 # GLUE's single-label classification tasks (stsb is a regression): --task_name reads nyu-mll/glue's config of that name
@@ -129,9 +127,9 @@ class ClassificationArguments(ModelSourceArguments, EncoderStrategyArguments):
 
 
 @dataclass
-class ClassificationTrainingArguments(EncoderRatesArguments, TaskTrainingArguments):
-    """`TrainingArguments` with text-classification defaults, padding-free training batches, and the head's and the
-    encoder layers' learning rates (`EncoderRatesArguments`)."""
+class ClassificationTrainingArguments(FineTuningArguments):
+    """`TrainingArguments` of fine-tuning a classifier (`FineTuningArguments`: the encoder tasks' defaults, the head's
+    and layers' rates, packed training batches); the best checkpoint by validation accuracy."""
 
     output_dir: str | None = field(
         default="runs/classification", metadata={"help": "Where the model and outputs go.", "group": "outputs and run"}
@@ -140,39 +138,3 @@ class ClassificationTrainingArguments(EncoderRatesArguments, TaskTrainingArgumen
         default="accuracy",
         metadata={"help": "Validation metric that picks the best checkpoint.", "group": "training"},
     )
-    keeps_best_model: ClassVar[bool] = True
-    do_predict: bool = field(
-        default=True, metadata={"help": "Predict (and score, if labelled) the test split.", "group": "training"}
-    )
-    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate.", "group": "training"})
-    per_device_train_batch_size: int = field(
-        default=32, metadata={"help": "Training batch size per device.", "group": "training"}
-    )
-    per_device_eval_batch_size: int = field(
-        default=64, metadata={"help": "Evaluation batch size per device.", "group": "training"}
-    )
-    num_train_epochs: float = field(default=3.0, metadata={"help": "Number of training epochs.", "group": "training"})
-    warmup_steps: float = field(
-        default=0.1, metadata={"help": "Warm-up steps; below 1, a fraction of all steps.", "group": "training"}
-    )
-    label_names: list[str] | None = field(
-        default=None,
-        metadata={
-            "help": "Names of the integer labels 0, 1, ... of data without a ClassLabel feature, in id order; they "
-            "also fix a new classifier's label order.",
-            "group": "data",
-        },
-    )
-    padding_free: bool = field(
-        default=True,
-        metadata={
-            "help": "Pack each training batch's texts end to end, attention kept within each: the loss of padded "
-            "batches on fewer tokens.",
-            "group": "training",
-        },
-    )
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.label_names is not None:  # here label names; the Trainer's batches always hold theirs as "labels"
-            self.label_names = split_label_names(self.label_names)

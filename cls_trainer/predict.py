@@ -10,7 +10,7 @@ import sys
 
 from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
-from trainer_common.predict_io import check_output_file, holds_predictions, read_texts, write_jsonl
+from trainer_common.predict_io import predict_inputs, write_predictions
 
 PREDICTION_KEYS = {"text", "label", "score", "probabilities"}  # of every line `predict` writes
 PROGRESS_DELAY = 1.0  # seconds before the progress bar shows: a quick run draws none
@@ -109,13 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     """`load_classifier`, then `Classifier.predict`, as the Python API. Bad input or an unloadable model raises
     `InputError`; `run_classification.py` turns it into one `error:` line and exit status 2."""
     args = parse_command_args(build_parser(), argv)
-    if not args.model.strip():
-        raise InputError("--model is empty: give a trained model folder or Hub id")
-    if args.batch_size < 1:
-        raise InputError(f"--batch_size must be at least 1, got {args.batch_size}")
-    inputs = {"--input_file": args.input_file, "--model": args.model}
-    check_output_file(args.output_file, inputs, replaceable=holds_predictions(PREDICTION_KEYS))
-    texts = read_texts(args.texts, args.input_file)
+    texts = predict_inputs(args, PREDICTION_KEYS)
     texts, pairs = split_pairs(texts) if args.pairs else (texts, None)
 
     from .api import load_classifier  # not at the top: the API is built on this module
@@ -129,6 +123,4 @@ def main(argv: list[str] | None = None) -> None:
     )
     on_terminal = sys.stderr is not None and sys.stderr.isatty()  # progress bars only there, not in a log file
     results = classifier.predict(texts, pairs, progress=on_terminal)
-    write_jsonl(results, args.output_file)
-    if args.output_file and args.output_file != "-":
-        print(f"wrote {len(results)} line{'s' * (len(results) != 1)} to {args.output_file}", file=sys.stderr)
+    write_predictions(results, args.output_file)

@@ -119,20 +119,15 @@ class ClassificationRecipe(Recipe):
         return [self.id2label[i] for i in sorted(self.id2label)]
 
     def build_trainer(self, model):
-        from transformers import DataCollatorWithPadding, IntervalStrategy
+        from transformers import DataCollatorWithPadding
 
         from .metrics import build_compute_metrics
         from .packing import PackedSequenceCollator, packing_refusal
         from .trainer import ClassificationTrainer
 
         args, training_args, validation = self.args, self.training_args, self.validation
-        if validation is None and training_args.eval_strategy != IntervalStrategy.NO:
-            if training_args.early_stopping_patience is not None:
-                raise InputError("--early_stopping_patience needs validation data")
-            if self.trains:
-                logger.info("no validation data: no evaluation during training, the last weights are saved")
-            training_args.eval_strategy = IntervalStrategy.NO
-            training_args.load_best_model_at_end = False
+        if validation is None:
+            self.without_validation()
         padding = {"pad_to_multiple_of": 8} if training_args.fp16 or training_args.bf16 else {}
         if args.pad_to_max_length:  # fixed shapes: no packing, every batch as wide as a text may be
             padding = {"padding": "max_length", "max_length": args.max_seq_length}

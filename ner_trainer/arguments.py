@@ -1,12 +1,10 @@
 """Arguments of `run_ner.py`: the model and data options, and `TrainingArguments` with the task's defaults."""
 
 from dataclasses import dataclass, field
-from typing import ClassVar
 
-from trainer_common.encoder_args import EncoderRatesArguments, EncoderStrategyArguments
+from trainer_common.encoder_args import EncoderStrategyArguments, FineTuningArguments
 from trainer_common.errors import InputError
 from trainer_common.model_args import ModelSourceArguments
-from trainer_common.training_args import TaskTrainingArguments, split_label_names
 
 from .modeling_bert_tagger import DEFAULT_ENCODER
 
@@ -234,9 +232,9 @@ class NERArguments(ModelSourceArguments, EncoderStrategyArguments):
 
 
 @dataclass
-class NERTrainingArguments(EncoderRatesArguments, TaskTrainingArguments):
-    """`TrainingArguments` with token-classification defaults; padding-free training batches; the head's and the
-    encoder layers' learning rates (`EncoderRatesArguments`)."""
+class NERTrainingArguments(FineTuningArguments):
+    """`TrainingArguments` of fine-tuning a tagger (`FineTuningArguments`: the encoder tasks' defaults, the head's and
+    layers' rates, packed training batches); the best checkpoint by entity F1; the CRF's own rate."""
 
     output_dir: str | None = field(
         default="runs/ner", metadata={"help": "Where the model and outputs go.", "group": "outputs and run"}
@@ -245,20 +243,8 @@ class NERTrainingArguments(EncoderRatesArguments, TaskTrainingArguments):
         default="f1",
         metadata={"help": "Validation metric that picks the best checkpoint (entity F1).", "group": "training"},
     )
-    keeps_best_model: ClassVar[bool] = True  # the checkpoint with the best validation F1 is the model saved
     do_predict: bool = field(
         default=True, metadata={"help": "Predict (and score, if tagged) the test split.", "group": "training"}
-    )
-    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate.", "group": "training"})
-    per_device_train_batch_size: int = field(
-        default=32, metadata={"help": "Training batch size per device.", "group": "training"}
-    )
-    per_device_eval_batch_size: int = field(
-        default=64, metadata={"help": "Evaluation batch size per device.", "group": "training"}
-    )
-    num_train_epochs: float = field(default=3.0, metadata={"help": "Number of training epochs.", "group": "training"})
-    warmup_steps: float = field(
-        default=0.1, metadata={"help": "Warm-up steps; below 1, a fraction of all steps.", "group": "training"}
     )
     classifier_learning_rate: float | None = field(
         default=1e-3,
@@ -299,5 +285,3 @@ class NERTrainingArguments(EncoderRatesArguments, TaskTrainingArguments):
         check_range("crf_learning_rate", self.crf_learning_rate, 0, above=True)
         if not self.eval_do_concat_batches:  # the word alignment reads one array of predictions for the whole split
             raise InputError("--eval_do_concat_batches false is not supported: NER maps all predictions to words")
-        if self.label_names is not None:  # here tag names; the Trainer's batches always hold theirs as "labels"
-            self.label_names = split_label_names(self.label_names)

@@ -23,7 +23,7 @@ import regex
 
 from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
-from trainer_common.predict_io import check_output_file, holds_predictions, read_texts, write_jsonl
+from trainer_common.predict_io import predict_inputs, write_predictions
 
 from .data import Sentence, WordAlignment, encode_sentences, max_window_length
 from .tagging import TagSchemeError, check_tag, get_spans
@@ -243,13 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     """Command-line entry point: `load_tagger`, then `Tagger.predict`, as the Python API. Bad input or an unloadable
     model raises `InputError`; `run_ner.py` turns it into one `error:` line and exit status 2."""
     args = parse_command_args(build_parser(), argv)
-    if not args.model.strip():
-        raise InputError("--model is empty: give a trained model folder or Hub id")
-    if args.batch_size < 1:
-        raise InputError(f"--batch_size must be at least 1, got {args.batch_size}")
-    inputs = {"--input_file": args.input_file, "--model": args.model}
-    check_output_file(args.output_file, inputs, replaceable=holds_predictions(PREDICTION_KEYS))
-    texts = read_texts(args.texts, args.input_file)
+    texts = predict_inputs(args, PREDICTION_KEYS)
 
     from .api import load_tagger  # not at the top: the API is built on this module
 
@@ -262,9 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     on_terminal = sys.stderr is not None and sys.stderr.isatty()  # progress bars only there, not in a log file
     results = tagger.predict(texts, word_scores=args.word_scores, progress=on_terminal)
-    write_jsonl(results, args.output_file)
-    if args.output_file and args.output_file != "-":
-        print(f"wrote {len(results)} line{'s' * (len(results) != 1)} to {args.output_file}", file=sys.stderr)
+    write_predictions(results, args.output_file)
 
 
 if __name__ == "__main__":

@@ -139,21 +139,15 @@ class NERRecipe(Recipe):
         return "train" in self.encoded
 
     def build_trainer(self, model):
-        from transformers import DataCollatorForTokenClassification, IntervalStrategy
+        from transformers import DataCollatorForTokenClassification
 
         from .data import PaddingFreeCollator, WordMaskCollator
         from .metrics import build_compute_metrics, predicted_tag_ids
         from .trainer import NERTrainer
 
         training_args, validation = self.training_args, self.validation
-        if validation is None and training_args.eval_strategy != IntervalStrategy.NO:
-            # the default eval_strategy="epoch" would make Trainer refuse to start without an eval_dataset
-            if training_args.early_stopping_patience is not None:
-                raise InputError("--early_stopping_patience needs validation data")
-            if self.trains:
-                logger.info("no validation data: no evaluation during training, the last weights are saved")
-            training_args.eval_strategy = IntervalStrategy.NO
-            training_args.load_best_model_at_end = False
+        if validation is None:
+            self.without_validation()
         mixed_precision = training_args.fp16 or training_args.bf16
         padding = {"pad_to_multiple_of": 8} if mixed_precision else {}
         if self.args.pad_to_max_length:  # fixed shapes: no packing, every batch as wide as a window can be

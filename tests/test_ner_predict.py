@@ -8,9 +8,10 @@ import unicodedata
 import pytest
 from helpers import save_stock_tagger
 
-from ner_trainer.predict import entity_scheme, predict_texts, read_texts, split_words, tags_to_entities, write_jsonl
+from ner_trainer.predict import entity_scheme, predict_texts, split_words, tags_to_entities
 from run_ner import COMMANDS
 from trainer_common.cli import run_cli
+from trainer_common.predict_io import read_texts, write_jsonl
 
 
 def main(argv):

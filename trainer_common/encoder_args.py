@@ -16,8 +16,10 @@ A task that redefines a field (its help text, its default) keeps the field's pla
 """
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .errors import InputError
+from .training_args import TaskTrainingArguments, split_label_names
 from .validation import check_range
 
 GROUP = "encoder fine-tuning"
@@ -119,4 +121,49 @@ class EncoderRatesArguments:
         check_range("layer_lr_decay", self.layer_lr_decay, 0, 1, above=True)
 
 
-__all__ = ["EncoderStrategyArguments", "EncoderRatesArguments"]
+@dataclass
+class FineTuningArguments(EncoderRatesArguments, TaskTrainingArguments):
+    """`TrainingArguments` of fine-tuning a pretrained encoder on labelled text (NER, classification): the
+    transformers examples' rate and batch sizes, three epochs, 10% warm-up, the test split predicted, the best
+    checkpoint kept; the head's and layers' rates (`EncoderRatesArguments`); `--label_names` as the names of the
+    data's integer labels; packed training batches. A task redeclares a field to change its default or help."""
+
+    keeps_best_model: ClassVar[bool] = True  # the checkpoint with the best validation metric is the model saved
+    do_predict: bool = field(
+        default=True, metadata={"help": "Predict (and score, if labelled) the test split.", "group": "training"}
+    )
+    learning_rate: float = field(default=5e-5, metadata={"help": "AdamW learning rate.", "group": "training"})
+    per_device_train_batch_size: int = field(
+        default=32, metadata={"help": "Training batch size per device.", "group": "training"}
+    )
+    per_device_eval_batch_size: int = field(
+        default=64, metadata={"help": "Evaluation batch size per device.", "group": "training"}
+    )
+    num_train_epochs: float = field(default=3.0, metadata={"help": "Number of training epochs.", "group": "training"})
+    warmup_steps: float = field(
+        default=0.1, metadata={"help": "Warm-up steps; below 1, a fraction of all steps.", "group": "training"}
+    )
+    label_names: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Names of the integer labels 0, 1, ... of data without a ClassLabel feature, in id order; they "
+            "also fix a new model's label order.",
+            "group": "data",
+        },
+    )
+    padding_free: bool = field(
+        default=True,
+        metadata={
+            "help": "Pack each training batch's texts end to end, attention kept within each: the loss of padded "
+            "batches on fewer tokens.",
+            "group": "training",
+        },
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.label_names is not None:  # here the data's label names; the batches always hold theirs as "labels"
+            self.label_names = split_label_names(self.label_names)
+
+
+__all__ = ["EncoderStrategyArguments", "EncoderRatesArguments", "FineTuningArguments"]

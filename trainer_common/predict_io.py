@@ -136,3 +136,23 @@ def _silence_stdout() -> None:
         os.close(devnull)
     except (OSError, ValueError):  # stdout is no file descriptor (a test's capture)
         pass
+
+
+def predict_inputs(args, keys: set[str]) -> list[str]:
+    """The texts of a `predict` command (`args`: its parsed `--model`, `--batch_size`, `--input_file`,
+    `--output_file` and texts), after the checks every task's `predict` makes before loading the model: a model
+    named, a batch size of at least 1, an output file it may write (`keys`: those of every line it writes)."""
+    if not args.model.strip():
+        raise InputError("--model is empty: give a trained model folder or Hub id")
+    if args.batch_size < 1:
+        raise InputError(f"--batch_size must be at least 1, got {args.batch_size}")
+    inputs = {"--input_file": args.input_file, "--model": args.model}
+    check_output_file(args.output_file, inputs, replaceable=holds_predictions(keys))
+    return read_texts(args.texts, args.input_file)
+
+
+def write_predictions(results: list[dict], output_file: str | None) -> None:
+    """`write_jsonl`, then a line on stderr saying how many were written where (a file, not stdout)."""
+    write_jsonl(results, output_file)
+    if output_file and output_file != "-":
+        print(f"wrote {len(results)} line{'s' * (len(results) != 1)} to {output_file}", file=sys.stderr)

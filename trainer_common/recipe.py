@@ -6,6 +6,8 @@ results and figures -> model card (and push).
 
 import logging
 
+from .errors import InputError
+
 logger = logging.getLogger(__name__)
 
 
@@ -76,6 +78,21 @@ class Recipe:
     @property
     def trains(self) -> bool:
         return bool(self.training_args.do_train)
+
+    def without_validation(self) -> None:
+        """No validation data: no evaluation during training (the default eval_strategy "epoch" would make the
+        Trainer refuse to start without an eval_dataset), and the last weights are the model saved."""
+        from transformers import IntervalStrategy
+
+        training_args = self.training_args
+        if training_args.eval_strategy == IntervalStrategy.NO:
+            return
+        if training_args.early_stopping_patience is not None:
+            raise InputError("--early_stopping_patience needs validation data")
+        if self.trains:
+            logger.info("no validation data: no evaluation during training, the last weights are saved")
+        training_args.eval_strategy = IntervalStrategy.NO
+        training_args.load_best_model_at_end = False
 
     # --- the run ------------------------------------------------------------------------------------------------
     def check_output_folder(self) -> tuple[str | None, dict | None]:
