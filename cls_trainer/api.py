@@ -5,7 +5,6 @@
 
 from collections.abc import Iterable
 
-from trainer_common.cli import loading_bars_on_terminal_only
 from trainer_common.devices import resolve_device
 from trainer_common.errors import InputError
 
@@ -86,27 +85,21 @@ def load_classifier(model: str, device=None, batch_size: int = 32, max_seq_lengt
     Raises `InputError` (a `ValueError`) naming the folder for anything but a complete, finite sequence classifier:
     a plain encoder would otherwise run with a random head.
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
-    from trainer_common.loading import check_finite, describe, load_checked, model_path, read_config
+    from trainer_common.loading import check_batch_size, describe, load_for_prediction, model_path, read_config
 
     from .modeling import is_sequence_classifier
 
     model = model_path(model)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be an integer of at least 1, got {batch_size!r}")
+    check_batch_size(batch_size)
     device = resolve_device(device)
-    with loading_bars_on_terminal_only():
-        config = read_config(model)
-        if not is_sequence_classifier(config):
-            raise InputError(f"{model}: {describe(config)}, not a sequence classifier: train one with "
-                             f"run_classification.py --model_name_or_path {model} --train_file FILE")  # fmt: skip
-        loaded = load_checked(AutoModelForSequenceClassification, model, trust_remote_code=trust_remote_code)
-        check_finite(loaded, model, "predictions")
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(model)
-        except Exception as err:  # noqa: BLE001 (a missing or unreadable tokenizer file)
-            raise InputError(f"could not load the tokenizer of {model}: {type(err).__name__}: {err}") from err
+    config = read_config(model)
+    if not is_sequence_classifier(config):
+        raise InputError(f"{model}: {describe(config)}, not a sequence classifier: train one with "
+                         f"run_classification.py --model_name_or_path {model} --train_file FILE")  # fmt: skip
+    loaded, tokenizer = load_for_prediction(AutoModelForSequenceClassification, model, "predictions",
+                                            trust_remote_code)  # fmt: skip
     return Classifier(loaded.to(device).eval(), tokenizer, batch_size, max_seq_length)
 
 

@@ -5,9 +5,7 @@
 
 from collections.abc import Iterable
 
-from trainer_common.cli import loading_bars_on_terminal_only
 from trainer_common.devices import resolve_device
-from trainer_common.errors import InputError
 from trainer_common.loading import model_path
 
 from .predict import predict_texts
@@ -91,19 +89,12 @@ def load_tagger(
     Raises `InputError` (a `ValueError`) naming the folder for anything but a complete, finite token classifier:
     a plain encoder would otherwise run with a random classifier.
     """
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModelForTokenClassification
 
-    from trainer_common.loading import check_finite, load_checked
+    from trainer_common.loading import check_batch_size, load_for_prediction
 
     model = model_path(model)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, got {batch_size!r}")
+    check_batch_size(batch_size)
     device = resolve_device(device)
-    with loading_bars_on_terminal_only():
-        loaded = load_checked(AutoModelForTokenClassification, model, trust_remote_code=trust_remote_code)
-        check_finite(loaded, model, "tags")
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(model)
-        except Exception as err:  # noqa: BLE001 (a missing or unreadable tokenizer file)
-            raise InputError(f"could not load the tokenizer of {model}: {type(err).__name__}: {err}") from err
+    loaded, tokenizer = load_for_prediction(AutoModelForTokenClassification, model, "tags", trust_remote_code)
     return Tagger(loaded.to(device).eval(), tokenizer, batch_size, max_seq_length)

@@ -172,7 +172,7 @@ def test_load_tagger_refuses_bad_input(taggers, tmp_path, monkeypatch):
         ner_trainer.load_tagger(" ")
     with pytest.raises(InputError, match=f"{tmp_path / 'missing'}: no such folder"):
         ner_trainer.load_tagger(tmp_path / "missing", device="cpu")
-    with pytest.raises(InputError, match="batch_size must be at least 1"):
+    with pytest.raises(InputError, match="batch_size must be an integer of at least 1"):
         ner_trainer.load_tagger(taggers["linear"], batch_size=0)
     with pytest.raises(InputError, match="'tpu9' is not a torch device"):
         ner_trainer.load_tagger(taggers["linear"], device="tpu9")

@@ -202,3 +202,26 @@ def model_path(model) -> str:
     if not model.strip():
         raise InputError("model is empty: give a trained model folder or Hub id")
     return model
+
+
+def load_for_prediction(model_class, path: str, result: str, trust_remote_code: bool = False):
+    """A complete, finite `model_class` (`load_checked`, `check_finite`: its `result` would mean nothing otherwise)
+    and its tokenizer, as a task's Python API and `predict` load a saved model; loading bars on a terminal only."""
+    from transformers import AutoTokenizer
+
+    from .cli import loading_bars_on_terminal_only
+
+    with loading_bars_on_terminal_only():
+        loaded = load_checked(model_class, path, trust_remote_code=trust_remote_code)
+        check_finite(loaded, path, result)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        except Exception as err:  # noqa: BLE001 (a missing or unreadable tokenizer file)
+            raise InputError(f"could not load the tokenizer of {path}: {type(err).__name__}: {err}") from err
+    return loaded, tokenizer
+
+
+def check_batch_size(batch_size) -> None:
+    """A Python API's `batch_size`: an integer of at least 1."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be an integer of at least 1, got {batch_size!r}")
