@@ -61,7 +61,12 @@ class ClassificationRecipe(Recipe):
         args, training_args = self.args, self.training_args
         args.log_no_effect()
         # a saved classifier's labels name the data's integer labels, and fix the label order
-        label_names = training_args.label_names or saved_label_names(args)
+        saved = saved_label_names(args)
+        if saved and training_args.label_names and training_args.label_names != saved:
+            given, own = ",".join(training_args.label_names), ",".join(saved)
+            raise InputError(f"--label_names {given}: {args.model_name_or_path} is a classifier of the labels {own}, "
+                             "in that order: leave --label_names out")  # fmt: skip
+        label_names = training_args.label_names or saved
         self.splits, self.label_list = load_examples(args, training_args.seed, label_names)
         if training_args.do_train and not self.splits.get("train"):
             raise InputError("--do_train needs training data: give --train_file, --dataset_name or --task_name")

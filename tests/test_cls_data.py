@@ -399,3 +399,13 @@ def test_encode_checks_labels_and_room_for_text(tiny_tokenizer):
         encode_examples([Example("a", "b", None, "s")], tiny_tokenizer, None, 3)
     features, stats = encode_examples([], tiny_tokenizer, {"pos": 0}, 16)
     assert stats == {"examples": 0, "truncated": 0} and features["input_ids"] == []
+
+
+def test_no_header_text_in_the_default_label_column_asks_for_the_label_column(tmp_path):
+    from cls_trainer.data.columns import ColumnOptions, choose_columns
+    from trainer_common.errors import InputError
+
+    options = ColumnOptions(text="0", no_header=True)
+    with pytest.raises(InputError, match="train.csv: column 0 is the label by default.*--label_column_name"):
+        choose_columns(["0", "1"], options, "train.csv", labels_optional=False)
+    assert choose_columns(["0", "1"], options, "test.csv", labels_optional=True).label is None  # texts to predict

@@ -194,3 +194,12 @@ def test_training_data_or_models_a_classifier_cannot_learn_from_are_refused(run,
     with pytest.raises(InputError, match=re.escape(expected)):
         train_main(cls_args(tmp_path / "out", train, model=model, **extra))
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_label_names_other_than_a_saved_classifiers_are_refused(run, tmp_path):
+    from trainer_common.errors import InputError
+
+    with pytest.raises(InputError, match="--label_names positive,negative: .* is a classifier of the labels "
+                                         "negative,positive, in that order"):  # fmt: skip
+        train_main(base_args(tmp_path / "out", *run["files"], model=run["out"], max_seq_length=32,
+                             label_names="positive,negative"))  # fmt: skip

@@ -106,6 +106,9 @@ def _positions(width: int, options: ColumnOptions, where: str, labels_optional: 
         raise InputError(f"{where}: column {text} is the text by default, but another option names it: give "
                          "--text_column_name too")  # fmt: skip
     label = options.label
+    if label is None and POSITIONS["label"] in (text, options.pair) and not labels_optional:
+        raise InputError(f"{where}: column {POSITIONS['label']} is the label by default, but a text option names it: "
+                         "give --label_column_name too")  # fmt: skip
     if label is None and POSITIONS["label"] not in (text, options.pair):
         label = POSITIONS["label"]
     pair = options.pair
