@@ -1,6 +1,6 @@
 """Text-classification benchmark on real data: ours against the transformers recipe, side by side in one run.
 
-Same examples, seed, batch size (32) and epochs (1) for:
+Same examples, seed, batch size (32) and epochs (1, or --epochs) for:
   ours: `run_classification.py` (`cls_trainer.train.main`), its defaults: packed training batches (padding_free),
         10% warm-up, the head at lr 1e-3; `ours_padded` is the same run with `--padding_free false`, to show what
         packing alone buys (and VARIANTS, to show what the other defaults do);
@@ -117,8 +117,9 @@ def random_chinese_bert(folder: str, seed: int) -> str:
 def ours(model: str, flags: list[str], seed: int, out: str, extra: list[str]) -> tuple[dict, list[str]]:
     from cls_trainer.train import main
 
+    epochs = str(RECIPE_HYPER["num_train_epochs"])
     argv = ["--model_name_or_path", model, *flags, "--output_dir", out, "--seed", str(seed), "--num_train_epochs",
-            "1", "--eval_strategy", "no", "--save_strategy", "no", "--do_predict", "false", "--report_to", "none",
+            epochs, "--eval_strategy", "no", "--save_strategy", "no", "--do_predict", "false", "--report_to", "none",
             *extra]  # fmt: skip
     results = main(argv)
     return {"train_runtime": results["train_runtime"], "accuracy": results["eval_accuracy"]}, argv
@@ -277,7 +278,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="1", help="Comma-separated; every recipe runs once per seed.")
     parser.add_argument("--quick", action="store_true", help="Tiny subsets, to check that everything runs.")
     parser.add_argument("--output", default=None, help="Default: bench/results/cls.json (cls_quick.json if --quick).")
+    parser.add_argument("--epochs", type=int, default=1, help="Epochs of every run (give another --output).")
     args = parser.parse_args()
+    RECIPE_HYPER["num_train_epochs"] = args.epochs  # both recipes read it
     from trainer_common.io import write_json
 
     output = Path(args.output or ROOT / "bench" / "results" / ("cls_quick.json" if args.quick else "cls.json"))
