@@ -10,7 +10,7 @@ import sys
 
 from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
-from trainer_common.predict_io import predict_inputs, write_predictions
+from trainer_common.predict_io import predict_inputs, predict_parser, write_predictions
 
 PREDICTION_KEYS = {"text", "label", "score", "probabilities"}  # of every line `predict` writes
 PROGRESS_DELAY = 1.0  # seconds before the progress bar shows: a quick run draws none
@@ -86,22 +86,15 @@ def split_pairs(lines: list[str]) -> tuple[list[str], list[str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        allow_abbrev=False,
-        prog="run_classification.py predict",
-        description="Classify raw texts (or pairs) with a trained classifier; prints one JSON object per text "
-        '(JSON lines): {"text", "label", "score", "probabilities"}.',
+    parser = predict_parser(
+        "run_classification.py predict",
+        "Classify raw texts (or pairs) with a trained classifier; prints one JSON object per text (JSON lines): "
+        '{"text", "label", "score", "probabilities"}.',
+        verb="classify",
+        unit="text",
     )
-    parser.add_argument("texts", nargs="*", help="texts to classify; with none and no --input_file, stdin is read")
-    parser.add_argument("--model", required=True, help="trained model folder or Hub id")
-    parser.add_argument("--input_file", help="file with one text per line ('-' for stdin)")
     parser.add_argument("--pairs", action="store_true",
                         help="each text is a pair, 'first<TAB>second' (sentence1, sentence2)")  # fmt: skip
-    parser.add_argument("--output_file", help="write JSON lines here instead of stdout")
-    parser.add_argument("--batch_size", type=int, default=32, help="texts per forward pass (default: 32)")
-    parser.add_argument("--max_seq_length", type=int, help="tokens per text (default: the model's limit)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
-    parser.add_argument("--trust_remote_code", action="store_true", help="allow model code shipped with the model")
     return parser
 
 

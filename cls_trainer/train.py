@@ -32,11 +32,7 @@ class EncodedSplit:
         """Class probabilities `(n, num_labels)` of every example, in order, and the loss when labelled."""
         import torch
 
-        compute_metrics, trainer.compute_metrics = trainer.compute_metrics, None
-        try:
-            output = trainer.predict(self.dataset, metric_key_prefix=self.name)
-        finally:
-            trainer.compute_metrics = compute_metrics
+        output = trainer.predict_without_metrics(self.dataset, self.name)
         loss = {key: value for key, value in output.metrics.items() if key == f"{self.name}_loss"}
         return torch.as_tensor(output.predictions).float().softmax(-1).numpy(), loss
 

@@ -23,7 +23,7 @@ import regex
 
 from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
-from trainer_common.predict_io import predict_inputs, write_predictions
+from trainer_common.predict_io import predict_inputs, predict_parser, write_predictions
 
 from .data import Sentence, WordAlignment, encode_sentences, max_window_length
 from .tagging import TagSchemeError, check_tag, get_spans
@@ -214,27 +214,17 @@ def predict_texts(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        allow_abbrev=False,
-        prog="run_ner.py predict",
-        description="Tag raw text with a trained NER model; prints one JSON object per text (JSON lines).",
+    parser = predict_parser(
+        "run_ner.py predict",
+        "Tag raw text with a trained NER model; prints one JSON object per text (JSON lines).",
+        verb="tag",
+        unit="window",
+        input_note="; empty lines give empty results",
     )
-    parser.add_argument("texts", nargs="*", help="texts to tag; with none and no --input_file, stdin is read")
-    parser.add_argument("--model", required=True, help="trained model folder or Hub id")
-    parser.add_argument(
-        "--input_file", help="file with one text per line ('-' for stdin); empty lines give empty results"
-    )
-    parser.add_argument("--output_file", help="write JSON lines here instead of stdout")
-    parser.add_argument("--batch_size", type=int, default=32, help="windows per forward pass (default: 32)")
-    parser.add_argument("--max_seq_length", type=int, help="tokens per window (default: the model's limit)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
     parser.add_argument(
         "--word_scores",
         action="store_true",
         help='add "word_scores" to each line: {"word", "start", "end", "tag", "score"} for every word',
-    )
-    parser.add_argument(
-        "--trust_remote_code", action="store_true", help="allow model code shipped with the checkpoint"
     )
     return parser
 

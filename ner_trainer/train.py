@@ -48,11 +48,7 @@ class EncodedSplit:
 
     def word_predictions(self, trainer, id2label) -> list[list[str]]:
         """Predicted tags, one per word of every sentence, from `trainer.predict`."""
-        compute_metrics, trainer.compute_metrics = trainer.compute_metrics, None
-        try:
-            predictions = trainer.predict(self.dataset, metric_key_prefix=self.name).predictions
-        finally:
-            trainer.compute_metrics = compute_metrics
+        predictions = trainer.predict_without_metrics(self.dataset, self.name).predictions
         return [[id2label[i] for i in sentence] for sentence in self.alignment.tag_ids(predictions)]
 
 

@@ -138,6 +138,24 @@ def _silence_stdout() -> None:
         pass
 
 
+def predict_parser(prog: str, description: str, verb: str, unit: str, input_note: str = ""):
+    """The `predict` command's parser with the options every task's has: texts, `--model`, `--input_file`,
+    `--output_file`, `--batch_size` (of `unit`s: "window", "text"), `--max_seq_length`, `--device`,
+    `--trust_remote_code`. `verb` says what is done to the texts ("tag"); the task adds its own options."""
+    import argparse
+
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog=prog, description=description)
+    parser.add_argument("texts", nargs="*", help=f"texts to {verb}; with none and no --input_file, stdin is read")
+    parser.add_argument("--model", required=True, help="trained model folder or Hub id")
+    parser.add_argument("--input_file", help=f"file with one text per line ('-' for stdin){input_note}")
+    parser.add_argument("--output_file", help="write JSON lines here instead of stdout")
+    parser.add_argument("--batch_size", type=int, default=32, help=f"{unit}s per forward pass (default: 32)")
+    parser.add_argument("--max_seq_length", type=int, help=f"tokens per {unit} (default: the model's limit)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available, else cpu")
+    parser.add_argument("--trust_remote_code", action="store_true", help="allow model code shipped with a checkpoint")
+    return parser
+
+
 def predict_inputs(args, keys: set[str]) -> list[str]:
     """The texts of a `predict` command (`args`: its parsed `--model`, `--batch_size`, `--input_file`,
     `--output_file` and texts), after the checks every task's `predict` makes before loading the model: a model

@@ -42,6 +42,15 @@ class TextTrainer(MultiLossTrainer):
         batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
         return ShuffledLengthGroupedSampler(lengths, batch, seed)
 
+    def predict_without_metrics(self, dataset, metric_key_prefix: str = "test"):
+        """`predict` without `compute_metrics`, which scores the validation split only (its gold labels, its word
+        alignment): the predictions of another split, and its loss when it has labels."""
+        compute_metrics, self.compute_metrics = self.compute_metrics, None
+        try:
+            return self.predict(dataset, metric_key_prefix=metric_key_prefix)
+        finally:
+            self.compute_metrics = compute_metrics
+
     def _get_eval_sampler(self, eval_dataset):
         if eval_dataset is None or self.args.world_size > 1:  # accelerate shards it in order
             return None
