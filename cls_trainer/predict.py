@@ -12,6 +12,8 @@ from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
 from trainer_common.predict_io import predict_inputs, predict_parser, write_predictions
 
+from .data import Example, encode_examples
+
 PREDICTION_KEYS = {"text", "label", "score", "probabilities"}  # of every line `predict` writes
 PROGRESS_DELAY = 1.0  # seconds before the progress bar shows: a quick run draws none
 
@@ -44,19 +46,20 @@ def classify(model, tokenizer, texts: list[str], pairs: list[str] | None = None,
         return []
     id2label = {int(i): label for i, label in model.config.id2label.items()}
     labels = [id2label[i] for i in sorted(id2label)]
-    encoded = tokenizer(texts, pairs, truncation=False, return_attention_mask=False)
-    lengths = [len(ids) for ids in encoded["input_ids"]]
-    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    # tokenized once, as training data is: cut to max_seq_length, the examples cut known
+    seconds = pairs if pairs is not None else [None] * len(texts)
+    examples = [Example(text, second, None, f"text {i + 1}") for i, (text, second) in enumerate(zip(texts, seconds))]
+    features, stats = encode_examples(examples, tokenizer, None, max_seq_length)
+    truncated = set(stats["truncated_rows"])
+    inputs = [key for key in ("input_ids", "token_type_ids") if key in features]
+    order = sorted(range(len(texts)), key=lambda i: -features["length"][i])
     device = next(model.parameters()).device
     probabilities = [None] * len(texts)
     bar = tqdm(total=len(texts), unit="text", desc="classifying", disable=not progress, delay=PROGRESS_DELAY)
     with torch.inference_mode(), bar:
         for begin in range(0, len(order), batch_size):
             rows = order[begin : begin + batch_size]
-            batch = tokenizer(
-                [texts[i] for i in rows], [pairs[i] for i in rows] if pairs is not None else None,
-                truncation="longest_first", max_length=max_seq_length, padding=True, return_tensors="pt",
-            )  # fmt: skip
+            batch = tokenizer.pad([{key: features[key][i] for key in inputs} for i in rows], return_tensors="pt")
             logits = model(**{key: value.to(device) for key, value in batch.items()}).logits
             for i, row in zip(rows, logits.float().softmax(-1).tolist()):
                 probabilities[i] = row
@@ -67,7 +70,7 @@ def classify(model, tokenizer, texts: list[str], pairs: list[str] | None = None,
         record = {"text": text} if pairs is None else {"text": text, "text_pair": pairs[i]}
         record.update(label=labels[best], score=round(probabilities[i][best], 4),
                       probabilities={label: round(p, 4) for label, p in zip(labels, probabilities[i])})  # fmt: skip
-        if lengths[i] > max_seq_length:
+        if i in truncated:
             record["truncated"] = True
         records.append(record)
     return records

@@ -4,14 +4,12 @@ import logging
 import os
 
 from trainer_common.errors import InputError
-from trainer_common.hub_data import HubUnreachable, from_hub
+from trainer_common.hub_data import LOCAL_FILES_ADVICE, HubUnreachable, from_hub
 from trainer_common.splits import split_off_validation
 
 from .arguments import NERArguments
 
 logger = logging.getLogger(__name__)
-
-LOCAL_DATA = "give local files with --train_file/--validation_file/--test_file, or run once online to fill the cache"
 
 
 def load_sentences(args: NERArguments, seed: int, label_names: list[str] | None = None) -> tuple[dict, list | None]:
@@ -42,7 +40,7 @@ def load_sentences(args: NERArguments, seed: int, label_names: list[str] | None 
             )
         except HubUnreachable as err:
             note = None if args.dataset_name else "the default: no --train_file or --dataset_name given"
-            raise err.advise(LOCAL_DATA, note) from err.__cause__
+            raise err.advise(LOCAL_FILES_ADVICE, note) from err.__cause__
     if args.validation_split is not None:
         splits["train"], splits["validation"] = split_off_validation(splits, args.validation_split, seed)
     limits = {"train": args.max_train_samples, "validation": args.max_eval_samples, "test": args.max_predict_samples}

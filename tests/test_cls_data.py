@@ -371,7 +371,7 @@ def test_encode_single_texts_truncated_not_dropped(tiny_tokenizer):
     assert features["input_ids"] == expected and features["labels"] == [0, 1, 1]
     assert features["length"] == [6, 3, 6] and set(features) == {"input_ids", "token_type_ids", "labels", "length"}
     # "EU rejects German call" is exactly 6 tokens with [CLS] and [SEP]: full, not truncated
-    assert stats == {"examples": 3, "truncated": 1}
+    assert stats == {"examples": 3, "truncated": 1, "truncated_rows": [2]}
     dataset = to_dataset(features)
     assert len(dataset) == 3 and dataset[2]["input_ids"] == expected[2]
 
@@ -388,7 +388,7 @@ def test_encode_pairs_longest_first_with_token_type_ids(tiny_tokenizer):
     assert features["token_type_ids"][0] == [0] * 5 + [1] * 3
     assert features["token_type_ids"][1] == [0, 0, 0, 1, 1]
     assert "labels" not in features and features["length"] == [8, 5]
-    assert stats == {"examples": 2, "truncated": 1}
+    assert stats == {"examples": 2, "truncated": 1, "truncated_rows": [0]}
 
 
 def test_encode_checks_labels_and_room_for_text(tiny_tokenizer):
@@ -398,7 +398,7 @@ def test_encode_checks_labels_and_room_for_text(tiny_tokenizer):
     with pytest.raises(InputError, match=r"--max_seq_length 3 leaves no room for a text pair"):
         encode_examples([Example("a", "b", None, "s")], tiny_tokenizer, None, 3)
     features, stats = encode_examples([], tiny_tokenizer, {"pos": 0}, 16)
-    assert stats == {"examples": 0, "truncated": 0} and features["input_ids"] == []
+    assert stats == {"examples": 0, "truncated": 0, "truncated_rows": []} and features["input_ids"] == []
 
 
 def test_no_header_text_in_the_default_label_column_asks_for_the_label_column(tmp_path):

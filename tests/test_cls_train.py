@@ -169,6 +169,9 @@ def test_the_api_takes_one_pair_no_texts_and_refuses_mixed_or_bad_arguments(run)
         classifier.predict({"text": "Paris"})
     with pytest.raises(InputError, match="batch_size must be an integer"):
         classifier.predict(["Paris"], batch_size=1.5)
+    classifier.max_seq_length = 6  # [CLS] + 4 words + [SEP]: the long text is cut, and says so
+    long, short = classifier.predict(["Paris London Mary John Smith lives", "Paris"])
+    assert long["truncated"] is True and "truncated" not in short
     classifier.max_seq_length = 0
     with pytest.raises(InputError, match="max_seq_length must be an integer of at least 2"):
         classifier.predict(["Paris"])

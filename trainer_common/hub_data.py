@@ -13,6 +13,10 @@ logger = logging.getLogger(__name__)
 REASON_CHARS = 200  # of the library's message: enough to tell "no such dataset" from "no network"
 PROBE_SECONDS = 5  # a Hub that answers at all answers a HEAD within this
 DATA_ADVICE = "give local files instead, or run once online to fill the cache"
+# what a task's training command says when its --dataset_name is out of reach
+LOCAL_FILES_ADVICE = (
+    "give local files with --train_file/--validation_file/--test_file, or run once online to fill the cache"
+)
 MODEL_ADVICE = "give a local model folder instead, or run once online to fill the cache"
 
 _probe: dict[str, str | None] = {}  # endpoint -> why it did not answer (None: it did), probed once per process

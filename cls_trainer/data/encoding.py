@@ -15,7 +15,7 @@ def encode_examples(
 
     Returns `(features, stats)`. `features` has `input_ids`, `token_type_ids` (when the tokenizer makes them),
     `labels` (ids by `label2id`, only when the examples have labels) and `length`; no attention mask (all ones: the
-    collator pads). `stats` is `{"examples": n, "truncated": k}`.
+    collator pads). `stats` is `{"examples": n, "truncated": k, "truncated_rows": [the k examples' indices]}`.
     """
     pairs = [example.text_pair for example in examples]
     has_pairs = any(pair is not None for pair in pairs)
@@ -32,10 +32,10 @@ def encode_examples(
     input_ids = list(encoded.get("input_ids", []))
     # Only an example cut to exactly max_length may have been truncated: tokenize those again, whole.
     full = [i for i, ids in enumerate(input_ids) if len(ids) == max_length]
-    truncated = 0
+    truncated = []
     if full:
         again = tokenizer([texts[i] for i in full], [pairs[i] for i in full] if pairs else None, **call)
-        truncated = sum(len(ids) > max_length for ids in again["input_ids"])
+        truncated = [i for i, ids in zip(full, again["input_ids"]) if len(ids) > max_length]
     features = {"input_ids": input_ids}
     if "token_type_ids" in encoded:
         features["token_type_ids"] = list(encoded["token_type_ids"])
@@ -45,7 +45,7 @@ def encode_examples(
         check_labels(examples, label2id)
         features["labels"] = [label2id[example.label] for example in examples]
     features["length"] = [len(ids) for ids in input_ids]
-    return features, {"examples": len(examples), "truncated": truncated}
+    return features, {"examples": len(examples), "truncated": len(truncated), "truncated_rows": truncated}
 
 
 def _max_length(tokenizer, max_seq_length: int | None, has_pairs: bool) -> int:

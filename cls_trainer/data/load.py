@@ -5,7 +5,7 @@ from collections import Counter
 from dataclasses import replace
 
 from trainer_common.errors import InputError
-from trainer_common.hub_data import HubUnreachable
+from trainer_common.hub_data import LOCAL_FILES_ADVICE, HubUnreachable
 from trainer_common.splits import split_off_validation
 
 from .columns import ColumnOptions, choose_columns
@@ -16,7 +16,6 @@ from .records import records_to_examples
 
 logger = logging.getLogger(__name__)
 
-LOCAL_DATA = "give local files with --train_file/--validation_file/--test_file, or run once online to fill the cache"
 NO_DATA = "no data: give --train_file (and --validation_file, --test_file), --dataset_name or --task_name"
 
 
@@ -41,7 +40,7 @@ def load_examples(args, seed: int, label_names: list[str] | None) -> tuple[dict[
                 name, config, options, names, option, names_option, **args.hub_kwargs
             )
         except HubUnreachable as err:
-            raise err.advise(LOCAL_DATA) from err.__cause__
+            raise err.advise(LOCAL_FILES_ADVICE) from err.__cause__
     else:
         raise InputError(NO_DATA)
     if args.validation_split is not None:
