@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import torch
 
 from ner_trainer.encoder_layers import packed_attention_mask, packed_position_offset
-from trainer_common.batches import pack_rows
+from trainer_common.batches import pack_rows, packed_positions
 
 # Model types whose stock sequence classifier reads only the first token's final state (directly, or through the
 # base model's pooler), whose attention takes a 4D mask, and whose position embeddings follow `position_ids`.
@@ -45,17 +45,7 @@ class PackedSequenceCollator:
         batch = self.collator([{key: [x for i in row for x in features[i][key]] for key in keys} for row in rows])
         batch.pop("attention_mask", None)
         width = batch["input_ids"].shape[1]
-        pad_right = self.tokenizer.padding_side == "right"
-        position_ids, starts = [], [None] * len(features)
-        for r, row in enumerate(rows):
-            used = sum(lengths[i] for i in row)
-            column = 0 if pad_right else width - used
-            positions = []
-            for i in row:
-                starts[i] = (r, column + len(positions))
-                positions.extend(range(lengths[i]))
-            padding = list(range(width - used))
-            position_ids.append(positions + padding if pad_right else padding + positions)
+        position_ids, starts = packed_positions(rows, lengths, width, self.tokenizer.padding_side == "right")
         batch["position_ids"] = torch.tensor(position_ids, dtype=torch.long)
         batch["sequence_starts"] = torch.tensor(starts, dtype=torch.long).reshape(-1, 2)
         labels = [feature["labels"] if "labels" in feature else feature["label"] for feature in features]

@@ -59,3 +59,20 @@ def pack_rows(lengths: list[int]) -> list[list[int]]:
         rows[row].append(i)
         room[row] -= lengths[i]
     return rows
+
+
+def packed_positions(rows: list[list[int]], lengths: list[int], width: int, pad_right: bool = True):
+    """Position ids of rows `width` long that hold the sequences `rows` (of `pack_rows`) end to end: restarting at 0
+    at every sequence, and on the row's padding too (one more sequence, of padding). Also each sequence's first
+    token as `(row, column)`, by sequence index. `pad_right`: the padding's side."""
+    position_ids, starts = [], [None] * len(lengths)
+    for r, row in enumerate(rows):
+        used = sum(lengths[i] for i in row)
+        column = 0 if pad_right else width - used
+        positions = []
+        for i in row:
+            starts[i] = (r, column + len(positions))
+            positions.extend(range(lengths[i]))
+        padding = list(range(width - used))
+        position_ids.append(positions + padding if pad_right else padding + positions)
+    return position_ids, starts

@@ -1,6 +1,6 @@
 """Batches: the word mask padded beside the inputs, and padding-free packing of a batch's sentences into rows."""
 
-from trainer_common.batches import pack_rows
+from trainer_common.batches import pack_rows, packed_positions
 
 
 class PaddingFreeCollator:
@@ -27,11 +27,7 @@ class PaddingFreeCollator:
         batch.pop("attention_mask", None)
         width = batch["input_ids"].shape[1]
         pad_right = self.collator.tokenizer.padding_side == "right"
-        position_ids = []
-        for row in rows:
-            positions = [p for i in row for p in range(lengths[i])]
-            padding = list(range(width - len(positions)))
-            position_ids.append(positions + padding if pad_right else padding + positions)
+        position_ids, _ = packed_positions(rows, lengths, width, pad_right)
         batch["position_ids"] = torch.tensor(position_ids, dtype=torch.long)
         return batch
 
