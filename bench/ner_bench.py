@@ -17,6 +17,8 @@ pytorch-crf's `decode` on the CRF model's own test emissions.
     # the fine-tuning strategies against full fine-tuning (a):
     python bench/ner_bench.py --recipes a,frozen,scalar_mix,freeze3,lora8,llrd09 --seeds 42 \
         --output bench/results/ner_strategies.json
+    # mixed precision: each recipe in float32 and in bfloat16 (--bf16), speed ratios within each precision
+    python bench/ner_bench.py --recipes a,b --seeds 42,43 --precisions fp32,bf16 --output bench/results/ner_bf16.json
     # a quick check that every recipe runs: --max_train_samples 64 --max_test_samples 32 --predict_sentences 0
 
 F1 after one epoch moves by up to about a point from seed to seed, so each recipe runs once per seed and the medians
@@ -34,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ner_speed import crf_decode_speed, predict_speed  # noqa: E402
+from step_profile import cpu_flags  # noqa: E402
 
+PRECISIONS = {"fp32": {}, "bf16": {"bf16": True}}  # options over HYPER
 HYPER = dict(learning_rate=5e-5, per_device_train_batch_size=32, per_device_eval_batch_size=64, num_train_epochs=1,
              warmup_steps=0.1, seed=42, report_to="none", save_strategy="no", eval_strategy="no",
              disable_tqdm=True, log_level="warning", logging_steps=50)  # fmt: skip
@@ -56,6 +60,7 @@ VARIANTS = {
     "a_encoder_lr": ({}, {"classifier_learning_rate": 5e-5}),
     "a_torch_init": ({}, {"torch_default_init": True, "classifier_learning_rate": 5e-5}),
     "crf": ({"head": "crf"}, {}),
+    "a_torch_dropout": ({}, {"cpu_dropout": False}),  # before trainer_common.cpu_dropout
     # The encoder fine-tuning strategies, each against "a" (full fine-tuning) on the same budget. LoRA trains at 5e-4,
     # the usual rate for adapters that start at zero (5e-5 barely moves them in one epoch); the head stays at 1e-3.
     "frozen": ({"freeze_encoder": True}, {}),
@@ -69,6 +74,7 @@ NAMES = {
     "a_encoder_lr": "(a) with the head at the encoder's lr 5e-5",
     "a_torch_init": "(a) head lr 5e-5, PyTorch's default classifier init",
     "crf": "(a) with --head crf (head lr 1e-3)",
+    "a_torch_dropout": "(a) with torch's dropout (--cpu_dropout false)",
     "frozen": "(a) --freeze_encoder (only the head trains)",
     "scalar_mix": "(a) --layer_pooling scalar_mix",
     "freeze3": "(a) --freeze_layers 3 (embeddings + bottom 3 of 6 layers)",
@@ -106,7 +112,9 @@ def trainable_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def ours(files: dict, max_train: int | None, out: str, seed: int, variant: str = "a", max_test=None) -> dict:
+def ours(
+    files: dict, max_train: int | None, out: str, seed: int, variant: str = "a", max_test=None, precision: str = "fp32"
+) -> dict:
     from ner_trainer.arguments import NERArguments, NERTrainingArguments
     from ner_trainer.train import train
 
@@ -119,7 +127,8 @@ def ours(files: dict, max_train: int | None, out: str, seed: int, variant: str =
         max_train_samples=max_train, max_predict_samples=max_test, **model_options,
     )  # fmt: skip
     # save_strategy "no" still saves the final model, which the predict and decode timings load
-    training_args = NERTrainingArguments(output_dir=out, do_eval=False, **{**HYPER, "seed": seed, **options})
+    options = {**HYPER, "seed": seed, **PRECISIONS[precision], **options}
+    training_args = NERTrainingArguments(output_dir=out, do_eval=False, **options)
     results = train(args, training_args, callbacks=callbacks)
     return {
         "train_runtime": results["train_runtime"],
@@ -172,8 +181,11 @@ class MaskedLMTagger:
         return Tagger()
 
 
-def plain_trainer_recipe(recipe: str, sentences: dict, label_list: list[str], out: str, seed: int) -> dict:
+def plain_trainer_recipe(
+    recipe: str, sentences: dict, label_list: list[str], out: str, seed: int, precision: str = "fp32"
+) -> dict:
     """(b) or (c): a plain Trainer with the example's tokenization and collator, random batches."""
+    import torch
     from seqeval.metrics import f1_score
     from transformers import (
         AutoModelForTokenClassification,
@@ -185,6 +197,9 @@ def plain_trainer_recipe(recipe: str, sentences: dict, label_list: list[str], ou
     )
 
     set_seed(seed)
+    options = dict(PRECISIONS[precision])
+    if options.get("bf16") and not torch.cuda.is_available():
+        options["use_cpu"] = True  # transformers 5 refuses --bf16 without a GPU unless told
     label2id = {tag: i for i, tag in enumerate(label_list)}
     tokenizer = AutoTokenizer.from_pretrained(encoder_path())
     if recipe == "b":
@@ -197,7 +212,7 @@ def plain_trainer_recipe(recipe: str, sentences: dict, label_list: list[str], ou
     test_set = reference_features(sentences["test"], tokenizer, label2id)
     trainer = Trainer(
         model=model,
-        args=TrainingArguments(output_dir=out, **{**HYPER, "seed": seed}),
+        args=TrainingArguments(output_dir=out, **{**HYPER, "seed": seed, **options}),
         train_dataset=train_set,
         processing_class=tokenizer,
         data_collator=DataCollatorForTokenClassification(tokenizer),
@@ -218,6 +233,7 @@ def main() -> None:
     parser.add_argument("--max_test_samples", type=int, default=None, help="Default: the full test set.")
     parser.add_argument("--recipes", default="a,a_encoder_lr,a_torch_init,crf,b,c")
     parser.add_argument("--seeds", default="42,43,44,45,46", help="Comma-separated; every recipe runs once per seed.")
+    parser.add_argument("--precisions", default="fp32", help="Comma-separated: fp32, bf16 (--bf16: autocast).")
     parser.add_argument("--predict_sentences", type=int, default=1000)
     parser.add_argument("--predict_repeats", type=int, default=3)
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "ner.json"))
@@ -232,48 +248,54 @@ def main() -> None:
     sentences["test"] = sentences["test"][: args.max_test_samples]
     label_list = build_label_list(sentences["train"])
     n_train = len(sentences["train"])
+    machine = cpu_flags()
     print(f"{n_train} train / {len(sentences['test'])} test sentences, encoder {encoder_path()}", flush=True)
+    print(json.dumps(machine), flush=True)
 
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    recipes = args.recipes.split(",")
-    names = NAMES
-    runs = {recipe: [] for recipe in recipes}
+    recipes, precisions = args.recipes.split(","), args.precisions.split(",")
+    # a run's name: the recipe's, with its precision when it is not float32
+    names = {(r, p): NAMES[r] + ("" if p == "fp32" else f" [{p}]") for r in recipes for p in precisions}
+    runs = {key: [] for key in names}
     crf = next((recipe for recipe in recipes if recipe.startswith("crf")), None)  # the CRF model timed below
-    report = {"train_sentences": n_train, "hyperparameters": HYPER, "seeds": seeds, "recipes": {}}
+    report = {"machine": machine, "train_sentences": n_train, "hyperparameters": HYPER, "seeds": seeds,
+              "recipes": {}}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
-            for recipe in recipes:
-                out = f"{tmp}/{recipe}{seed}"
-                if recipe in VARIANTS:
-                    row = ours(files, args.max_train_samples, out, seed, recipe, args.max_test_samples)
-                else:
-                    row = plain_trainer_recipe(recipe, sentences, label_list, out, seed)
-                row["train_samples_per_s"] = n_train / row["train_runtime"]
-                runs[recipe].append(row)
-                print(f"seed {seed} {names[recipe]}: {json.dumps(row)}", flush=True)
+            for precision in precisions:
+                for recipe in recipes:
+                    out = f"{tmp}/{recipe}{seed}" + ("" if precision == "fp32" else precision)
+                    if recipe in VARIANTS:
+                        row = ours(files, args.max_train_samples, out, seed, recipe, args.max_test_samples, precision)
+                    else:
+                        row = plain_trainer_recipe(recipe, sentences, label_list, out, seed, precision)
+                    row["train_samples_per_s"] = n_train / row["train_runtime"]
+                    runs[recipe, precision].append(row)
+                    print(f"seed {seed} {names[recipe, precision]}: {json.dumps(row)}", flush=True)
         texts = [" ".join(s.tokens) for s in sentences["test"][: args.predict_sentences]]
         for head, recipe in (("linear", "a" if "a" in recipes else None), ("crf", crf)):
-            if recipe and texts:
+            if recipe and texts and "fp32" in precisions:
                 speeds = predict_speed(f"{tmp}/{recipe}{seeds[0]}", texts, args.predict_repeats)
                 report[f"predict_sentences_per_s_{head}"] = speeds
                 print(f"predict, model {recipe}: {json.dumps(speeds)}", flush=True)
-        if crf:
+        if crf and "fp32" in precisions:
             report["crf_decode"] = crf_decode_speed(f"{tmp}/{crf}{seeds[0]}", sentences["test"], args.predict_repeats)
             print(f"CRF decode: {json.dumps(report['crf_decode'])}", flush=True)
 
-    for recipe, rows in runs.items():
-        report["recipes"][names[recipe]] = {
+    for key, rows in runs.items():
+        report["recipes"][names[key]] = {
+            "precision": key[1],
             "train_samples_per_s": statistics.median(row["train_samples_per_s"] for row in rows),
             "test_f1": statistics.median(row["test_f1"] for row in rows),
             "test_f1_per_seed": [row["test_f1"] for row in rows],
             "trainable_parameters": rows[0]["trainable_parameters"],
         }
     summary = report["recipes"]
-    base = summary.get(names["b"], {})
     print(f"\n| recipe | train samples/s | speed vs (b) | test F1 (median) | F1 vs (b) | test F1 per seed {seeds} "
           "| trained parameters |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    for name, row in summary.items():
+    for (_, precision), name in names.items():
+        row, base = summary[name], summary.get(names.get(("b", precision)), {})
         row["speed_vs_b"] = row["train_samples_per_s"] / base["train_samples_per_s"] if base else None
         row["f1_vs_b"] = row["test_f1"] - base["test_f1"] if base else None
         ratio = f"{row['speed_vs_b']:.2f}x" if base else "-"
@@ -282,15 +304,21 @@ def main() -> None:
         speed, f1 = row["train_samples_per_s"], 100 * row["test_f1"]
         trained = f"{row['trainable_parameters']:,}"
         print(f"| {name} | {speed:.1f} | {ratio} | {f1:.2f} | {gap} | {per_seed} | {trained} |")
+    for recipe in recipes:
+        if ("fp32" in precisions) and ("bf16" in precisions):
+            ratios = [b["train_samples_per_s"] / f["train_samples_per_s"]
+                      for f, b in zip(runs[recipe, "fp32"], runs[recipe, "bf16"])]  # fmt: skip
+            report.setdefault("bf16_speed_vs_fp32", {})[NAMES[recipe]] = statistics.median(ratios)
+            print(f"{NAMES[recipe]}: bf16 trains {statistics.median(ratios):.2f}x as fast as fp32 (median per seed)")
     for head in ("linear", "crf"):
         speeds = report.get(f"predict_sentences_per_s_{head}", {})
         print(f"\n| predict, {head} head | sentences/s | ours vs it |\n|---|---|---|" if speeds else "", end="")
         for name, speed in speeds.items():
             print(f"\n| {name} | {speed:.1f} | {speeds['ours'] / speed:.2f}x |", end="")
     print()
-    if crf and "a" in runs:
+    if crf and ("a", "fp32") in runs:
         cost = statistics.median(
-            a["train_samples_per_s"] / c["train_samples_per_s"] for a, c in zip(runs["a"], runs[crf])
+            a["train_samples_per_s"] / c["train_samples_per_s"] for a, c in zip(runs["a", "fp32"], runs[crf, "fp32"])
         )
         report["crf_train_time_vs_linear"] = cost
         print(f"\nCRF training time per sample over linear (median of per-seed ratios): {cost:.3f}x")
