@@ -13,7 +13,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 from transformers import MODEL_MAPPING, AutoModel, PreTrainedConfig, PreTrainedModel
-from transformers.masking_utils import create_bidirectional_mask, packed_sequence_mask_function
+from transformers.masking_utils import (
+    ALL_MASK_ATTENTION_FUNCTIONS,
+    create_bidirectional_mask,
+    packed_sequence_mask_function,
+    sdpa_mask,
+)
 
 # `layer_pooling` values besides an integer index into the encoder's `hidden_states`
 POOLINGS = ("last", "scalar_mix", "embeddings")
@@ -76,6 +81,9 @@ def packed_attention_mask(config: PreTrainedConfig, position_ids: torch.Tensor, 
     if "flash" in implementation:  # flash kernels take sequence lengths, not a block-diagonal mask
         raise ValueError(f"packed rows need sdpa, eager or flex attention, not {implementation}")
     sentence = (position_ids == 0).cumsum(-1)
+    if ALL_MASK_ATTENTION_FUNCTIONS[implementation] is sdpa_mask:
+        # sdpa's boolean mask (True: may attend), directly: transformers' vmapped mask functions take 4 ms a step
+        return sentence[:, None, :, None] == sentence[:, None, None, :]
     shape_only = torch.empty(*position_ids.shape, 0, dtype=dtype, device=position_ids.device)
     return create_bidirectional_mask(
         config=config,

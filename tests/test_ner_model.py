@@ -212,6 +212,26 @@ def test_packed_rows_give_the_padded_batch_logits_loss_and_gradients(tiny_tokeni
     assert (leaky.logits - packed_out.logits).abs().max() > 0.1
 
 
+def test_packed_rows_sdpa_mask_equals_transformers_mask_functions():
+    """The sdpa mask built directly equals `create_bidirectional_mask` with the packed-sequence mask function."""
+    from transformers.masking_utils import create_bidirectional_mask, packed_sequence_mask_function
+
+    model = BertTagger(tiny_config())
+    model.encoder.config._attn_implementation = "sdpa"
+    position_ids = torch.tensor([[0, 1, 2, 0, 1, 0, 0, 1], [0, 1, 2, 3, 4, 5, 0, 1]])
+    sentence = (position_ids == 0).cumsum(-1)
+    expected = create_bidirectional_mask(
+        config=model.encoder.config,
+        inputs_embeds=torch.empty(2, 8, 0),
+        attention_mask=None,
+        and_mask_function=packed_sequence_mask_function(sentence),
+    )
+    mask = model._packed_attention_mask(position_ids)
+    assert mask.dtype == torch.bool and mask.shape == (2, 1, 8, 8)
+    assert torch.equal(mask, expected)
+    assert mask[0, 0, 3].tolist() == [False, False, False, True, True, False, False, False]
+
+
 def test_packed_rows_refuse_flash_attention():
     model = BertTagger(tiny_config())
     model.encoder.config._attn_implementation = "flash_attention_2"
