@@ -176,6 +176,7 @@ class Recipe:
         `stop` (an installed `StopOnSignal`) ends training at a checkpoint, and the rest of the run at once."""
         from .console import fit_logging_steps
         from .errors import Interrupted
+        from .precision import log_bf16_hint
         from .run_files import record_run
         from .tracking import log_run_size
 
@@ -183,6 +184,7 @@ class Recipe:
         if self.trains:
             fit_logging_steps(trainer)
             log_run_size(trainer)
+            log_bf16_hint(trainer.model, training_args)  # measured, once: no precision is switched silently
             trainer.add_callback(stop)
             train_result = trainer.train(resume_from_checkpoint=resume)
             if stop.received:  # a checkpoint of the last step is saved; the run is not finished, so no model

@@ -157,8 +157,10 @@ class TaskTrainingArguments(TrainingArguments):
         if self.dataloader_pin_memory and not _has_accelerator():
             self.dataloader_pin_memory = False  # pinning needs a GPU; on CPU torch only warns on every dataloader
         if self.bf16 and not self.use_cpu and not _has_accelerator():
+            from .precision import warn_without_bf16_units
+
             self.use_cpu = True  # transformers 5 refuses --bf16 without a GPU unless told the CPU is meant: it is
-            _warn_without_bf16_units()
+            warn_without_bf16_units()
         if self.load_best_model_at_end is None:
             wanted = self.keeps_best_model or self.early_stopping_patience is not None
             self.load_best_model_at_end = wanted and self._evaluates_at_every_save()
@@ -256,25 +258,6 @@ def _check_report_to(names: list[str]) -> None:
     for name in names:
         if name not in installed and name != "azure_ml":
             raise InputError(f"--report_to {name}: not installed (installed: {', '.join(installed) or 'none'})")
-
-
-CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of bf16 matrix or vector units
-
-
-def _warn_without_bf16_units() -> None:
-    """--bf16 on a CPU without bf16 units is emulated, slower than float32: say so rather than crawl in silence."""
-    import logging
-
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = set(next((line for line in cpuinfo if line.startswith("flags")), "").split())
-    except OSError:  # not Linux: nothing to go by
-        return
-    if not flags & set(CPU_BF16_FLAGS):
-        logging.getLogger(__name__).warning(
-            "--bf16 on a CPU without bf16 units (no %s in /proc/cpuinfo): it is emulated there, slower than float32",
-            " or ".join(CPU_BF16_FLAGS),
-        )
 
 
 def _has_accelerator() -> bool:
