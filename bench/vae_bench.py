@@ -5,11 +5,17 @@ Both train the same `VAEModel` (same init seed, Adam lr 1e-3, batch 128, 10 epoc
 sliced from a random permutation. Reports the median per-epoch wall time of each, their ratio, and the final
 per-image test loss of each, as medians over seeds (one seed's test loss moves by about +-0.3).
 
-    python bench/vae_bench.py [--data_dir ../shared/data/mnist] [--epochs 10] [--seeds 1,2,3]
+With `--bf16`, each path also runs in bfloat16 mixed precision: ours with `--bf16` (transformers' autocast), the
+plain loop under `torch.autocast("cpu", torch.bfloat16)` (training and evaluation alike), side by side with float32;
+the CPU's name and bf16 flags are printed and saved with the numbers (default output then `vae_bf16.json`).
+
+    python bench/vae_bench.py [--data_dir ../shared/data/mnist] [--epochs 10] [--seeds 1,2,3] [--bf16]
 """
 
 import argparse
+import contextlib
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,9 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def plain_loop(train_pixels, test_pixels, epochs: int, seed: int, batch_size: int = 128) -> dict:
-    """pytorch/examples vae/main.py, minus the DataLoader: the same model and loss, Adam, eval each epoch."""
+def plain_loop(train_pixels, test_pixels, epochs: int, seed: int, batch_size: int = 128, bf16: bool = False) -> dict:
+    """pytorch/examples vae/main.py, minus the DataLoader: the same model and loss, Adam, eval each epoch; with
+    `bf16`, forward passes under CPU autocast (float32 weights and optimizer, as transformers' --bf16)."""
     from vae_trainer import VAEConfig, VAEModel
+
+    def precision():
+        return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
     torch.manual_seed(seed)
     model = VAEModel(VAEConfig())
@@ -34,12 +44,13 @@ def plain_loop(train_pixels, test_pixels, epochs: int, seed: int, batch_size: in
         model.train()
         for batch in torch.randperm(len(train_pixels)).split(batch_size):
             optimizer.zero_grad()
-            loss = model(train_pixels[batch]).loss
+            with precision():
+                loss = model(train_pixels[batch]).loss
             loss.backward()
             optimizer.step()
         model.eval()
         total = 0.0
-        with torch.no_grad():
+        with torch.no_grad(), precision():
             for batch in test_pixels.split(1000):
                 total += model(batch).loss.item() * len(batch)
         test_loss = total / len(test_pixels)
@@ -47,8 +58,9 @@ def plain_loop(train_pixels, test_pixels, epochs: int, seed: int, batch_size: in
     return {"epoch_times": epoch_times, "test_loss": test_loss}
 
 
-def trainer_path(data_dir: str, epochs: int, seed: int) -> dict:
-    """`run_vae.py` with its defaults, called in-process, timing each epoch with a callback."""
+def trainer_path(data_dir: str, epochs: int, seed: int, bf16: bool = False) -> dict:
+    """`run_vae.py` with its defaults (and `--bf16` when asked), called in-process, timing each epoch with a
+    callback."""
     from transformers import TrainerCallback
 
     from vae_trainer.train import VAEArguments, VAETrainingArguments, train
@@ -67,7 +79,7 @@ def trainer_path(data_dir: str, epochs: int, seed: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
         args = VAEArguments(data_dir=data_dir)
         training_args = VAETrainingArguments(
-            output_dir=out, num_train_epochs=epochs, seed=seed, disable_tqdm=True, log_level="warning"
+            output_dir=out, num_train_epochs=epochs, seed=seed, disable_tqdm=True, log_level="warning", bf16=bf16
         )
         results = train(args, training_args, callbacks=[timer])
     # on_epoch_end fires before the epoch's evaluation and checkpoint; spread those over the epochs too.
@@ -75,49 +87,92 @@ def trainer_path(data_dir: str, epochs: int, seed: int) -> dict:
     return {"epoch_times": [t + overhead for t in timer.times], "test_loss": results["test_loss"]}
 
 
+def cpu_info() -> dict:
+    """The CPU's name and bf16 flags as lscpu gives them: the bf16 speed depends on them."""
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    fields = dict((key.strip(), value.strip()) for key, value in (line.split(":", 1) for line in lscpu.splitlines()
+                                                                  if ":" in line))  # fmt: skip
+    flags = fields.get("Flags", "").split()
+    return {"model": fields.get("Model name", "?"), "cpus": fields.get("CPU(s)", "?"),
+            "bf16_flags": [flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags]}  # fmt: skip
+
+
+PATHS = {  # name: (label, runner, bf16)
+    "plain": ("plain PyTorch loop", "plain", False),
+    "ours": ("ours (Trainer)", "ours", False),
+    "plain_bf16": ("plain loop, autocast bf16", "plain", True),
+    "ours_bf16": ("ours (Trainer), --bf16", "ours", True),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--seeds", default="1,2,3", help="Comma-separated; each seed runs both paths.")
-    parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "vae.json"))
+    parser.add_argument("--seeds", default="1,2,3", help="Comma-separated; each seed runs every path.")
+    parser.add_argument("--bf16", action="store_true", help="Also run both paths in bfloat16 mixed precision.")
+    parser.add_argument("--output", help="Default: bench/results/vae.json (vae_bf16.json with --bf16).")
     args = parser.parse_args()
+    output = args.output or str(ROOT / "bench" / "results" / ("vae_bf16.json" if args.bf16 else "vae.json"))
 
     from trainer_common.io import write_json
     from vae_trainer.data import load_idx_split
 
     train_pixels, _ = load_idx_split(args.data_dir, "train")
     test_pixels, _ = load_idx_split(args.data_dir, "test")
+    cpu = cpu_info()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train_pixels)} train images")
+    print(f"CPU: {cpu['model']}, {cpu['cpus']} CPUs, bf16 flags: {' '.join(cpu['bf16_flags']) or 'none'}")
 
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    runs = {"plain": [], "ours": []}
-    for seed in seeds:  # alternate the two paths so drifting machine load hits both alike
-        runs["plain"].append(plain_loop(train_pixels, test_pixels, args.epochs, seed))
-        runs["ours"].append(trainer_path(args.data_dir, args.epochs, seed))
-        for name, row in runs.items():
-            print(f"seed {seed} {name}: {statistics.median(row[-1]['epoch_times']):.2f} s/epoch, "
-                  f"test loss {row[-1]['test_loss']:.2f}", flush=True)  # fmt: skip
+    names = [name for name in PATHS if args.bf16 or not PATHS[name][2]]
+    runs = {name: [] for name in names}
+    for seed in seeds:  # alternate the paths so drifting machine load hits all alike
+        for name in names:
+            _, runner, bf16 = PATHS[name]
+            if runner == "plain":
+                runs[name].append(plain_loop(train_pixels, test_pixels, args.epochs, seed, bf16=bf16))
+            else:
+                runs[name].append(trainer_path(args.data_dir, args.epochs, seed, bf16=bf16))
+            row = runs[name][-1]
+            print(f"seed {seed} {name}: {statistics.median(row['epoch_times']):.2f} s/epoch, "
+                  f"test loss {row['test_loss']:.2f}", flush=True)  # fmt: skip
     summary = {
         name: {
             "median_epoch_s": statistics.median(t for run in rows for t in run["epoch_times"]),
             "median_test_loss": statistics.median(run["test_loss"] for run in rows),
             "test_loss_per_seed": [run["test_loss"] for run in rows],
+            "epoch_times_per_seed": [run["epoch_times"] for run in rows],
         }
         for name, rows in runs.items()
     }
-    plain, ours = summary["plain"], summary["ours"]
-    ratio = ours["median_epoch_s"] / plain["median_epoch_s"]
-    write_json(args.output, {**summary, "ratio_ours_over_plain": ratio, "epochs": args.epochs, "seeds": seeds})
+    ratio = summary["ours"]["median_epoch_s"] / summary["plain"]["median_epoch_s"]
+    extra = {"ratio_ours_over_plain": ratio}
+    if args.bf16:
+        extra["ratio_ours_bf16_over_plain_bf16"] = (
+            summary["ours_bf16"]["median_epoch_s"] / summary["plain_bf16"]["median_epoch_s"]
+        )
+        extra["speedup_ours_bf16_over_fp32"] = (
+            summary["ours"]["median_epoch_s"] / summary["ours_bf16"]["median_epoch_s"]
+        )
+        extra["test_loss_gap_ours_bf16_minus_fp32"] = (
+            summary["ours_bf16"]["median_test_loss"] - summary["ours"]["median_test_loss"]
+        )
+        extra["cpu"] = cpu
+    write_json(output, {**summary, **extra, "epochs": args.epochs, "seeds": seeds, "torch": torch.__version__})
 
     print(f"\n| path | median s/epoch | median test loss after {args.epochs} epochs | per seed {seeds} |")
     print("|---|---|---|---|")
-    for name, label in (("plain", "plain PyTorch loop"), ("ours", "ours (Trainer)")):
+    for name in names:
         row = summary[name]
         per_seed = ", ".join(f"{loss:.2f}" for loss in row["test_loss_per_seed"])
-        print(f"| {label} | {row['median_epoch_s']:.2f} | {row['median_test_loss']:.2f} | {per_seed} |")
-    gap = ours["median_test_loss"] - plain["median_test_loss"]
+        print(f"| {PATHS[name][0]} | {row['median_epoch_s']:.2f} | {row['median_test_loss']:.2f} | {per_seed} |")
+    gap = summary["ours"]["median_test_loss"] - summary["plain"]["median_test_loss"]
     print(f"\nratio ours/plain = {ratio:.3f}; median test loss gap = {gap:+.2f}")
+    if args.bf16:
+        print(f"bf16: ours/plain = {extra['ratio_ours_bf16_over_plain_bf16']:.3f}; ours bf16 is "
+              f"{extra['speedup_ours_bf16_over_fp32']:.2f}x ours fp32; test loss bf16 - fp32 = "
+              f"{extra['test_loss_gap_ours_bf16_minus_fp32']:+.2f} (goal: within 0.5)")  # fmt: skip
 
 
 if __name__ == "__main__":
