@@ -35,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from isolation import in_fresh_process  # noqa: E402
+
 DATA = ROOT.parent / "shared" / "data"
 CHINESE_TOKENIZER = DATA / "tokenizers" / "bert-base-chinese"
 # the random-init Chinese encoder: small enough to train in a minute a seed on two CPU cores
@@ -241,9 +243,9 @@ def run_dataset(name: str, seeds: list[int], recipes: list[str], quick: bool, tm
         for recipe_name in recipes:
             out, started = f"{tmp}/{name}_{recipe_name}{seed}", time.time()
             if recipe_name == "recipe":
-                row = recipe(model, data["rows"], seed, out)
+                row = in_fresh_process(recipe, model, data["rows"], seed, out)
             else:
-                row, argv = ours(model, data["flags"], seed, out, VARIANTS[recipe_name])
+                row, argv = in_fresh_process(ours, model, data["flags"], seed, out, VARIANTS[recipe_name])
                 commands[recipe_name] = "python run_classification.py " + " ".join(argv)
             row["train_samples_per_s"] = n_train / row["train_runtime"]
             row["seed"], row["wall_s"] = seed, time.time() - started

@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from isolation import in_fresh_process  # noqa: E402
 from ner_speed import crf_decode_speed, predict_speed  # noqa: E402
 from step_profile import cpu_flags  # noqa: E402
 
@@ -266,9 +267,13 @@ def main() -> None:
                 for recipe in recipes:
                     out = f"{tmp}/{recipe}{seed}" + ("" if precision == "fp32" else precision)
                     if recipe in VARIANTS:
-                        row = ours(files, args.max_train_samples, out, seed, recipe, args.max_test_samples, precision)
+                        row = in_fresh_process(
+                            ours, files, args.max_train_samples, out, seed, recipe, args.max_test_samples, precision
+                        )
                     else:
-                        row = plain_trainer_recipe(recipe, sentences, label_list, out, seed, precision)
+                        row = in_fresh_process(
+                            plain_trainer_recipe, recipe, sentences, label_list, out, seed, precision
+                        )
                     row["train_samples_per_s"] = n_train / row["train_runtime"]
                     runs[recipe, precision].append(row)
                     print(f"seed {seed} {names[recipe, precision]}: {json.dumps(row)}", flush=True)
