@@ -18,7 +18,8 @@ def _median_rates(runs: dict, items: int, repeats: int) -> dict:
 
 
 def predict_speed(model_dir: str, texts: list[str], repeats: int) -> dict:
-    """Sentences/s of our batched, length-sorted predict and of the pipeline (default and batch 32)."""
+    """Sentences/s of our predict (length-sorted batches by token budget) and of the pipeline (default and batch
+    32). `bench/predict_bench.py` measures predict alone, bfloat16 and whole processes too."""
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 

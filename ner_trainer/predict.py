@@ -1,7 +1,8 @@
 """Tag raw text with a trained token-classification model: `python run_ner.py predict --model DIR "Some text"`.
 
-Text is split into words (`split_words`), encoded with the same windowing as training (`encode_sentences`), so
-long texts are never truncated, and run in length-sorted batches padded only to each batch's longest window.
+Text is split into words (`split_words`), encoded with the same windowing as training (`encode_sentences`, one
+tokenizer call for all texts), so long texts are never truncated, and run in length-sorted batches of windows of
+nearly one length (`predict_io.length_batches`: under 10% padding, at most `batch_tokens` tokens per forward pass).
 Output is one JSON object per input text: its words, their tags (in the model's label scheme), and the entities
 with character offsets and scores. `ner_trainer.load_tagger` is the same as a Python API.
 
@@ -23,7 +24,14 @@ import regex
 
 from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
-from trainer_common.predict_io import predict_inputs, predict_parser, write_predictions
+from trainer_common.predict_io import (
+    BATCH_TOKENS,
+    DTYPES,
+    length_batches,
+    predict_inputs,
+    predict_parser,
+    write_predictions,
+)
 
 from .data import Sentence, WordAlignment, encode_sentences, max_window_length
 from .tagging import TagSchemeError, check_tag, get_spans
@@ -138,24 +146,28 @@ def predict_texts(
     model,
     tokenizer,
     texts: list[str],
-    batch_size: int = 32,
+    batch_size: int | None = 32,
     max_seq_length: int | None = None,
     word_scores: bool = False,
     progress: bool = False,
+    batch_tokens: int = BATCH_TOKENS,
 ) -> list[dict]:
     """Tag each text; returns `{"text", "words", "tags", "entities"}` per text, in input order.
 
     `model` is any token-classification model with `config.id2label` that returns `logits`. Every word gets a
     tag: texts longer than `max_seq_length` tokens (default: `max_window_length`) are split into windows.
-    Empty or whitespace-only texts get empty lists without running the model. Each entity is `{"text", "type",
+    Empty or whitespace-only texts get empty lists without running the model. A forward pass takes at most
+    `batch_size` windows (None: no limit) and `batch_tokens` tokens, padding included. Each entity is `{"text", "type",
     "start", "end", "score"}` (character offsets, `text[start:end]`); `word_scores` adds `"word_scores"`, one
     `{"word", "start", "end", "tag", "score"}` per word. `score` is defined in this module's docstring. `progress`
     draws a bar on stderr (after `PROGRESS_DELAY` seconds).
     """
     import torch
 
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if batch_tokens < 1:
+        raise InputError(f"batch_tokens must be at least 1, got {batch_tokens}")
     limit = max_window_length(model, tokenizer)
     if max_seq_length is None:
         max_seq_length = limit
@@ -173,16 +185,14 @@ def predict_texts(
     inputs = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in features]
     pad_values = {"input_ids": tokenizer.pad_token_id, "attention_mask": 0, "token_type_ids": 0}
 
-    # Longest windows first: batches of similar lengths waste little on padding, and memory peaks early.
-    order = sorted(range(len(features["input_ids"])), key=lambda r: -features["length"][r])
+    batches = length_batches(features["length"], batch_tokens, batch_size)
     device = next(model.parameters()).device
     takes_word_mask = "word_mask" in inspect.signature(model.forward).parameters
-    token_ids = [None] * len(order)
-    token_scores = [None] * len(order)
+    token_ids = [None] * len(features["length"])
+    token_scores = [None] * len(features["length"])
     bar, advance = _progress_bar(features["sentence_id"], len(texts), progress)
     with torch.inference_mode(), bar:
-        for begin in range(0, len(order), batch_size):
-            rows = order[begin : begin + batch_size]
+        for rows in batches:
             batch = {key: _pad([features[key][r] for r in rows], pad_values[key]).to(device) for key in inputs}
             if takes_word_mask:
                 batch["word_mask"] = _pad([features["word_mask"][r] for r in rows], 0).to(device)
@@ -222,6 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
         input_note="; empty lines give empty results",
     )
     parser.add_argument(
+        "--batch_tokens",
+        type=int,
+        default=BATCH_TOKENS,
+        help=f"tokens per forward pass, padding included; a longer window runs alone (default: {BATCH_TOKENS})",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default="float32",
+        help="precision of the encoder: bfloat16 is about 2x faster on CPUs with bf16 units and on GPUs, and may "
+        "change a close call's tag; a CRF decodes in float32 either way (default: float32)",
+    )
+    parser.add_argument(
         "--word_scores",
         action="store_true",
         help='add "word_scores" to each line: {"word", "start", "end", "tag", "score"} for every word',
@@ -233,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
     """Command-line entry point: `load_tagger`, then `Tagger.predict`, as the Python API. Bad input or an unloadable
     model raises `InputError`; `run_ner.py` turns it into one `error:` line and exit status 2."""
     args = parse_command_args(build_parser(), argv)
+    if args.batch_tokens < 1:
+        raise InputError(f"--batch_tokens must be at least 1, got {args.batch_tokens}")
     texts = predict_inputs(args, PREDICTION_KEYS)
 
     from .api import load_tagger  # not at the top: the API is built on this module
@@ -243,6 +268,8 @@ def main(argv: list[str] | None = None) -> None:
         batch_size=args.batch_size,
         max_seq_length=args.max_seq_length,
         trust_remote_code=args.trust_remote_code,
+        batch_tokens=args.batch_tokens,
+        dtype=args.dtype,
     )
     on_terminal = sys.stderr is not None and sys.stderr.isatty()  # progress bars only there, not in a log file
     results = tagger.predict(texts, word_scores=args.word_scores, progress=on_terminal)
