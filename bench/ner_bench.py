@@ -227,6 +227,24 @@ def plain_trainer_recipe(
     return {"train_runtime": runtime, "test_f1": f1_score(true, pred), "trainable_parameters": trainable}
 
 
+def batch_tokens(sentences, seed: int, batch_size: int = 32) -> dict:
+    """Tokens one epoch computes, padding included: (b)'s random batches padded to their longest sentence, and the
+    same batches packed into rows as long as their longest, as (a) trains on them."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from trainer_common.batches import pack_rows
+
+    tokenizer = AutoTokenizer.from_pretrained(encoder_path())
+    words = [s.tokens for s in sentences]
+    lengths = [len(ids) for ids in tokenizer(words, is_split_into_words=True, truncation=True)["input_ids"]]
+    order = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(seed)).tolist()
+    batches = [[lengths[i] for i in order[start : start + batch_size]] for start in range(0, len(order), batch_size)]
+    padded = sum(len(batch) * max(batch) for batch in batches)
+    packed = sum(len(pack_rows(batch)) * max(batch) for batch in batches)
+    return {"real": sum(lengths), "padded (b)": padded, "packed (a)": packed, "padded_over_packed": padded / packed}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_dir", default=str(ROOT.parent / "shared" / "data" / "conll2003"))
@@ -238,6 +256,7 @@ def main() -> None:
     parser.add_argument("--predict_sentences", type=int, default=1000)
     parser.add_argument("--predict_repeats", type=int, default=3)
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "ner.json"))
+    parser.add_argument("--tokens_only", action="store_true", help="Print the epoch's token counts and stop.")
     args = parser.parse_args()
 
     from ner_trainer.data import build_label_list, read_conll
@@ -251,6 +270,10 @@ def main() -> None:
     n_train = len(sentences["train"])
     machine = cpu_flags()
     print(f"{n_train} train / {len(sentences['test'])} test sentences, encoder {encoder_path()}", flush=True)
+    tokens = batch_tokens(sentences["train"], int(args.seeds.split(",")[0]))
+    print(f"tokens of one epoch: {json.dumps(tokens)}", flush=True)
+    if args.tokens_only:
+        return
     print(json.dumps(machine), flush=True)
 
     seeds = [int(seed) for seed in args.seeds.split(",")]
@@ -259,8 +282,8 @@ def main() -> None:
     names = {(r, p): NAMES[r] + ("" if p == "fp32" else f" [{p}]") for r in recipes for p in precisions}
     runs = {key: [] for key in names}
     crf = next((recipe for recipe in recipes if recipe.startswith("crf")), None)  # the CRF model timed below
-    report = {"machine": machine, "train_sentences": n_train, "hyperparameters": HYPER, "seeds": seeds,
-              "recipes": {}}  # fmt: skip
+    report = {"machine": machine, "train_sentences": n_train, "batch_tokens": tokens, "hyperparameters": HYPER,
+              "seeds": seeds, "recipes": {}}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             for precision in precisions:
