@@ -275,7 +275,7 @@ def test_load_examples_from_files_with_task_names_split_and_limits(tmp_path, cap
     test = write(tmp_path, "test.tsv", "text\nunlabelled one\nunlabelled two\n")
     args = run_args(tmp_path, train_file=train, test_file=test, task_name="sst2", validation_split=0.25,
                     max_train_samples=10, max_predict_samples=1)  # fmt: skip
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.INFO, logger="cls_trainer"):  # an earlier run may have set its level
         splits, label_list = load_examples(args, seed=3, label_names=None)
     assert label_list == ["negative", "positive"]
     counts = {name: sum(e.label == name for e in splits["validation"]) for name in label_list}
