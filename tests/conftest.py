@@ -31,6 +31,7 @@ def tiny_encoder_dir(tmp_path):
 # balances less well.
 LONGEST_FIRST = (
     "test_torchrun.py",
+    "test_bf16_torchrun.py",
     "test_tracebacks.py",
     "test_output_folder.py",
     "test_wandb.py",
