@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from isolation import in_fresh_process  # noqa: E402
+from machine import cpu_info, describe  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CHINESE_TOKENIZER = DATA / "tokenizers" / "bert-base-chinese"
@@ -59,7 +60,6 @@ NAMES = {
     "ours_no_warmup": "ours --warmup_steps 0",
     "recipe": "transformers recipe",
 }
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 
 
 def encoder_path() -> str:
@@ -178,20 +178,6 @@ def batch_tokens(model: str, rows: list[dict], seed: int, batch_size: int = 32) 
     return counts
 
 
-def cpu_info() -> dict:
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
-    flags = set(fields.get("Flags", "").split())
-    import torch
-
-    return {
-        "model": fields.get("Model name", "?").strip(),
-        "cpus": fields.get("CPU(s)", "?").strip(),
-        "torch_threads": torch.get_num_threads(),
-        "flags": {flag: flag in flags for flag in CPU_FLAGS},
-    }
-
-
 def summarize(runs: dict) -> dict:
     """Medians and spreads over seeds; speed ratios to the recipe's run of the same seed (the same invocation)."""
     summary = {}
@@ -289,7 +275,7 @@ def main() -> None:
     seeds, recipes = [int(seed) for seed in args.seeds.split(",")], args.recipes.split(",")
     report = json.loads(output.read_text()) if output.exists() else {"datasets": {}}
     cpu = cpu_info()
-    print(f"CPU: {cpu['model']}, {cpu['cpus']} CPUs, torch threads {cpu['torch_threads']}; flags {cpu['flags']}")
+    print(describe(cpu), flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets.split(","):

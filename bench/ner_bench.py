@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from isolation import in_fresh_process  # noqa: E402
+from machine import cpu_info, describe  # noqa: E402
 from ner_speed import crf_decode_speed, predict_speed  # noqa: E402
-from step_profile import cpu_flags  # noqa: E402
 
 PRECISIONS = {"fp32": {}, "bf16": {"bf16": True}}  # options over HYPER
 HYPER = dict(learning_rate=5e-5, per_device_train_batch_size=32, per_device_eval_batch_size=64, num_train_epochs=1,
@@ -268,13 +268,13 @@ def main() -> None:
     sentences["test"] = sentences["test"][: args.max_test_samples]
     label_list = build_label_list(sentences["train"])
     n_train = len(sentences["train"])
-    machine = cpu_flags()
+    machine = cpu_info()
     print(f"{n_train} train / {len(sentences['test'])} test sentences, encoder {encoder_path()}", flush=True)
     tokens = batch_tokens(sentences["train"], int(args.seeds.split(",")[0]))
     print(f"tokens of one epoch: {json.dumps(tokens)}", flush=True)
     if args.tokens_only:
         return
-    print(json.dumps(machine), flush=True)
+    print(describe(machine), flush=True)
 
     seeds = [int(seed) for seed in args.seeds.split(",")]
     recipes, precisions = args.recipes.split(","), args.precisions.split(",")

@@ -22,22 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-
-CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "avx512_vnni", "fma")
-
-
-def cpu_info() -> dict:
-    """The CPU's name, cores and the flags that decide matmul speed (from `lscpu`)."""
-    fields = dict(
-        line.split(":", 1) for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-    )
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
-    flags = fields.get("Flags", "").split()
-    return {
-        "model_name": fields.get("Model name"),
-        "cpus": os.cpu_count(),
-        "matmul_flags": [flag for flag in CPU_FLAGS if flag in flags],
-    }
+from machine import cpu_info, describe  # noqa: E402
 
 
 def pipeline_process(model_dir: str, input_file: str, output_file: str) -> None:
@@ -137,7 +122,7 @@ def main() -> None:
 
     texts = [" ".join(sentence.tokens) for sentence in read_conll(args.test_file)]
     report = {"cpu": cpu_info(), "model": args.model, "note": args.note, "test_file": args.test_file}
-    print(json.dumps(report["cpu"]), flush=True)
+    print(describe(report["cpu"]), flush=True)
     rates = in_process(args.model, texts[: args.sentences], args.repeats)
     base = rates["pipeline (default)"]
     report["in_process"] = {"sentences": args.sentences, "repeats": args.repeats, "sentences_per_s": rates}

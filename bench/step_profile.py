@@ -17,7 +17,6 @@ profiles steps after a warm-up with `torch.profiler`. Reports, per precision:
 import argparse
 import collections
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from machine import cpu_info, describe  # noqa: E402
 
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm",
               "aten::_scaled_dot_product_flash_attention_for_cpu",
@@ -34,26 +34,6 @@ RANDOM_OPS = ("aten::bernoulli_", "aten::random_")  # dropout masks: torch's, an
 # parts timed by their ops' totals (children included), taken out of "other"
 TOTAL_PARTS = {"optimizer step": "Optimizer.step", "embedding gradient": "aten::embedding_dense_backward"}
 MM_FLOP_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
-
-
-def cpu_flags() -> dict:
-    """The CPU's name and its bf16 and AVX-512 flags, printed with every result."""
-    name, flags = platform.processor(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and not name:
-                name = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    if not name:
-        name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name")), platform.processor())  # fmt: skip
-    import os
-
-    wanted = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2")
-    return {"cpu": name, "cores": os.cpu_count(), "flags": [flag for flag in wanted if flag in flags]}
 
 
 class StepProfiler:
@@ -183,8 +163,8 @@ def main() -> None:
     parser.add_argument("--output", default=None, help="A JSON file for the raw numbers.")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "bench"))
-    machine = cpu_flags()
-    print(json.dumps(machine), flush=True)
+    machine = cpu_info()
+    print(describe(machine), flush=True)
     n_sentences = 32 * (args.warmup + args.steps + 2)
     report = {"machine": machine, "optim": args.optim, "cpu_dropout": args.cpu_dropout, "steps": args.steps}
     report["precisions"] = {}

@@ -15,7 +15,6 @@ the CPU's name and bf16 flags are printed and saved with the numbers (default ou
 import argparse
 import contextlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from machine import cpu_info, describe  # noqa: E402
 
 
 def plain_loop(train_pixels, test_pixels, epochs: int, seed: int, batch_size: int = 128, bf16: bool = False) -> dict:
@@ -87,16 +87,6 @@ def trainer_path(data_dir: str, epochs: int, seed: int, bf16: bool = False) -> d
     return {"epoch_times": [t + overhead for t in timer.times], "test_loss": results["test_loss"]}
 
 
-def cpu_info() -> dict:
-    """The CPU's name and bf16 flags as lscpu gives them: the bf16 speed depends on them."""
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    fields = dict((key.strip(), value.strip()) for key, value in (line.split(":", 1) for line in lscpu.splitlines()
-                                                                  if ":" in line))  # fmt: skip
-    flags = fields.get("Flags", "").split()
-    return {"model": fields.get("Model name", "?"), "cpus": fields.get("CPU(s)", "?"),
-            "bf16_flags": [flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags]}  # fmt: skip
-
-
 PATHS = {  # name: (label, runner, bf16)
     "plain": ("plain PyTorch loop", "plain", False),
     "ours": ("ours (Trainer)", "ours", False),
@@ -122,7 +112,7 @@ def main() -> None:
     test_pixels, _ = load_idx_split(args.data_dir, "test")
     cpu = cpu_info()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train_pixels)} train images")
-    print(f"CPU: {cpu['model']}, {cpu['cpus']} CPUs, bf16 flags: {' '.join(cpu['bf16_flags']) or 'none'}")
+    print(describe(cpu), flush=True)
 
     seeds = [int(seed) for seed in args.seeds.split(",")]
     names = [name for name in PATHS if args.bf16 or not PATHS[name][2]]
