@@ -81,7 +81,7 @@ def packed_attention_mask(config: PreTrainedConfig, position_ids: torch.Tensor, 
     if "flash" in implementation:  # flash kernels take sequence lengths, not a block-diagonal mask
         raise ValueError(f"packed rows need sdpa, eager or flex attention, not {implementation}")
     sentence = (position_ids == 0).cumsum(-1)
-    if ALL_MASK_ATTENTION_FUNCTIONS[implementation] is sdpa_mask:
+    if ALL_MASK_ATTENTION_FUNCTIONS.get(implementation) is sdpa_mask:
         # sdpa's boolean mask (True: may attend), directly: transformers' vmapped mask functions take 4 ms a step
         return sentence[:, None, :, None] == sentence[:, None, None, :]
     shape_only = torch.empty(*position_ids.shape, 0, dtype=dtype, device=position_ids.device)

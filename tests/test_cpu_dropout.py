@@ -9,7 +9,14 @@ from torch import nn
 from transformers import BertModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from trainer_common.cpu_dropout import ATTENTION, CPUDropout, cpu_dropout, cpu_dropout_attention, kept_fraction_mask
+from trainer_common.cpu_dropout import (
+    ATTENTION,
+    CPUDropout,
+    cpu_dropout,
+    cpu_dropout_attention,
+    kept_fraction_mask,
+    uses_cpu_mask,
+)
 
 
 def test_the_mask_drops_p_of_the_elements_independently_and_keeps_the_expectation():
@@ -116,3 +123,45 @@ def test_an_eager_model_keeps_its_attention():
     with cpu_dropout(model):
         assert model.config._attn_implementation == "eager"
         assert any(isinstance(m, CPUDropout) for m in model.modules())
+
+
+def test_a_p_the_draws_cannot_express_gets_torchs_dropout():
+    x = torch.ones(1000)
+    assert not uses_cpu_mask(x, 5e-6, True) and not uses_cpu_mask(x, 0.999995, True)
+    assert uses_cpu_mask(x, 0.1, True) and not uses_cpu_mask(x, 0.1, False)
+    dropped = CPUDropout(0.999995).train()(x)  # torch's dropout: no division by zero
+    assert dropped.shape == x.shape
+
+
+def test_attention_arguments_it_does_not_handle_fall_back_to_sdpa():
+    q, k, v, mask = attention_inputs()
+    module = Attention().train()
+    bias = torch.randn(1, 2, 9, 9)
+    torch.manual_seed(7)
+    ours, _ = cpu_dropout_attention(module, q, k, v, None, dropout=0.2, position_bias=bias)
+    torch.manual_seed(7)
+    expected, _ = sdpa_attention_forward(module, q, k, v, None, dropout=0.2, position_bias=bias)
+    assert torch.equal(ours, expected)
+
+
+def test_only_bert_like_configs_switch_and_each_gets_its_own_value_back():
+    """A tagger whose encoder supports eager attention only: the tagger's config says sdpa, the encoder's eager;
+    the recursive setter would have written one value into both."""
+    from ner_trainer import BertTagger, BertTaggerConfig
+
+    model = BertTagger(BertTaggerConfig(encoder=tiny_bert_config(), id2label={0: "O", 1: "B-X"}))
+    model.config._attn_implementation_internal = "sdpa"
+    model.encoder.config._attn_implementation_internal = "eager"
+    with cpu_dropout(model):
+        assert model.encoder.config._attn_implementation == "eager"
+    assert (model.config._attn_implementation, model.encoder.config._attn_implementation) == ("sdpa", "eager")
+    model.encoder.config._attn_implementation_internal = "sdpa"
+    with cpu_dropout(model):
+        assert model.encoder.config._attn_implementation == ATTENTION  # a BERT encoder switches
+        assert model.config._attn_implementation == "sdpa"  # the tagger's own config is no BERT's
+    assert model.encoder.config._attn_implementation == "sdpa"
+    other = BertModel(tiny_bert_config())
+    other.config._attn_implementation_internal = "sdpa"
+    other.config.model_type = "falcon"  # a model that tests for the name "sdpa" itself
+    with cpu_dropout(other):
+        assert other.config._attn_implementation == "sdpa"

@@ -4,7 +4,8 @@ On a CPU, `torch.bernoulli_` draws one 32-bit random number per element: a MiniL
 (a tenth of the step in float32, a seventh in bfloat16) drawing its 20 dropout masks, 60 times the cost of applying
 them. Here one 64-bit draw gives four elements' 16-bit draws, and an element is dropped when its draw falls in the
 lowest `round(p * 65536)` of the 65536 values; the kept ones are scaled so that the expectation is unchanged. The
-drop probability is then `p` to within 1/131072 (0.1 becomes 0.100006), and the mask costs a fifth.
+drop probability is then `p` rounded to a multiple of 1/65536 (0.1 becomes 0.100006), and the mask costs a fifth; a
+`p` that rounds to 0 or 1 gets torch's dropout.
 
 Attention-probability dropout happens inside `scaled_dot_product_attention`, which on a CPU then leaves its fused
 kernel for the plain one and draws with `bernoulli_`: `cpu_dropout_attention` does the plain computation with the
@@ -22,6 +23,11 @@ from torch import nn
 
 ATTENTION = "sdpa_cpu_dropout"  # the attention implementation's registered name, used only while training
 DRAW_VALUES = 65536  # the 16-bit draws' range
+# encoders whose attention calls transformers' attention interface as BERT does (query, key, value, mask, dropout,
+# scaling; no position bias, no causal mask) and never tests for the name "sdpa": only they switch attention
+PLAIN_ATTENTION_MODELS = ("bert", "roberta", "xlm-roberta", "camembert", "electra", "distilbert", "albert")
+# what the plain computation does not handle: another model's attention falls back to sdpa's
+UNHANDLED_ATTENTION_KWARGS = ("position_bias", "softcap", "s_aux", "sliding_window", "is_causal")
 
 
 def kept_fraction_mask(shape, p: float, dtype: torch.dtype, device=None) -> torch.Tensor:
@@ -38,7 +44,8 @@ def kept_fraction_mask(shape, p: float, dtype: torch.dtype, device=None) -> torc
 
 
 def uses_cpu_mask(x: torch.Tensor, p: float, training: bool) -> bool:
-    return training and 0 < p < 1 and x.device.type == "cpu"
+    """Training on a CPU with a `p` the 16-bit draws can express (else torch's own dropout runs)."""
+    return training and 0 < round(p * DRAW_VALUES) < DRAW_VALUES and x.device.type == "cpu"
 
 
 class CPUDropout(nn.Dropout):
@@ -55,7 +62,8 @@ def cpu_dropout_attention(module, query, key, value, attention_mask, dropout: fl
     `kept_fraction_mask`. Takes the `sdpa` masks (boolean, True where a query may attend; or additive)."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    plain = key.shape[1] == query.shape[1] and not getattr(module, "is_causal", False)
+    plain = key.shape[1] == query.shape[1] and getattr(module, "is_causal", True) is False
+    plain = plain and all(kwargs.get(name) is None or kwargs[name] is False for name in UNHANDLED_ATTENTION_KWARGS)
     if not (plain and uses_cpu_mask(query, dropout, module.training)):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)  # fmt: skip
@@ -79,10 +87,15 @@ def _register_attention() -> None:
     ALL_MASK_ATTENTION_FUNCTIONS.register(ATTENTION, sdpa_mask)
 
 
+def _switches_attention(config) -> bool:
+    return config.model_type in PLAIN_ATTENTION_MODELS and config._attn_implementation_internal == "sdpa"
+
+
 @contextlib.contextmanager
 def cpu_dropout(model: nn.Module):
-    """While inside: every `nn.Dropout` of `model` is a `CPUDropout`, and its sdpa attention `cpu_dropout_attention`.
-    Both fall back to the stock computation off the CPU and outside training. Restored on leaving."""
+    """While inside: every `nn.Dropout` of `model` is a `CPUDropout`, and the sdpa attention of its BERT-like
+    encoders (`PLAIN_ATTENTION_MODELS`) is `cpu_dropout_attention`. Both fall back to the stock computation off the
+    CPU and outside training. Restored on leaving."""
     _register_attention()
     swapped = []
     for parent in model.modules():
@@ -93,14 +106,14 @@ def cpu_dropout(model: nn.Module):
                 setattr(parent, name, replacement)
                 swapped.append((parent, name, child))
     configs = {id(m.config): m.config for m in model.modules() if hasattr(getattr(m, "config", None), "to_dict")}
-    configs = [config for config in configs.values() if getattr(config, "_attn_implementation", None) == "sdpa"]
-    for config in configs:
-        config._attn_implementation = ATTENTION
+    configs = [config for config in configs.values() if _switches_attention(config)]
+    for config in configs:  # each config on its own: the setter would also rewrite sub-configs, eager ones too
+        config._attn_implementation_internal = ATTENTION
     try:
         yield model
     finally:
         for config in configs:
-            config._attn_implementation = "sdpa"
+            config._attn_implementation_internal = "sdpa"
         for parent, name, child in swapped:
             child.train(getattr(parent, name).training)
             setattr(parent, name, child)

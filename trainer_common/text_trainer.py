@@ -1,10 +1,12 @@
 """`TextTrainer`: what the text tasks' `Trainer`s (NER, classification) share beyond `MultiLossTrainer`."""
 
+import contextlib
+
 from torch.utils.data import SequentialSampler
 
 from .batches import ShuffledLengthGroupedSampler
 from .cpu_dropout import cpu_dropout
-from .cpu_memory import keep_freed_memory
+from .cpu_memory import freed_memory_kept
 from .trainer import MultiLossTrainer
 
 
@@ -29,11 +31,11 @@ class TextTrainer(MultiLossTrainer):
         self.label_names = ["labels"]
 
     def train(self, *args, **kwargs):
-        if self.args.device.type == "cpu":
-            keep_freed_memory()
-        if not getattr(self.args, "cpu_dropout", False):
-            return super().train(*args, **kwargs)
-        with cpu_dropout(self.model):
+        with contextlib.ExitStack() as on_cpu:
+            if self.args.device.type == "cpu":
+                on_cpu.enter_context(freed_memory_kept())
+                if getattr(self.args, "cpu_dropout", False):
+                    on_cpu.enter_context(cpu_dropout(self.model))
             return super().train(*args, **kwargs)
 
     def get_train_dataloader(self):
