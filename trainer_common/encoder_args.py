@@ -163,8 +163,8 @@ class FineTuningArguments(EncoderRatesArguments, TaskTrainingArguments):
     cpu_dropout: bool = field(
         default=True,
         metadata={
-            "help": "On a CPU, draw dropout masks four to a 64-bit random number (a fifth of torch's cost, the drop "
-            "probability exact to 1/131072); false: torch's own dropout.",
+            "help": "On a CPU, draw dropout masks four to a 64-bit random number (a fifth of torch's cost; p rounded "
+            "to a multiple of 1/65536); false: torch's own dropout.",
             "group": "training",
         },
     )
