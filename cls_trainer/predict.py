@@ -28,20 +28,15 @@ def classify(model, tokenizer, texts: list[str], pairs: list[str] | None = None,
     import torch
     from tqdm import tqdm
 
-    from trainer_common.loading import max_window_length
+    from trainer_common.loading import check_batch_size, window_length
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be an integer of at least 1, got {batch_size!r}")
+    check_batch_size(batch_size)
     if max_seq_length is not None and (isinstance(max_seq_length, bool) or not isinstance(max_seq_length, int)
                                        or max_seq_length < 2):  # fmt: skip
         raise InputError(f"max_seq_length must be an integer of at least 2, got {max_seq_length!r}")
     if pairs is not None and len(pairs) != len(texts):
         raise InputError(f"{len(texts)} texts but {len(pairs)} second texts: give one pair per text")
-    limit = max_window_length(model, tokenizer)
-    if max_seq_length is None:
-        max_seq_length = limit
-    elif max_seq_length > limit:
-        raise InputError(f"max_seq_length={max_seq_length} is longer than the model takes ({limit})")
+    max_seq_length = window_length(model, tokenizer, max_seq_length)
     if not texts:
         return []
     id2label = {int(i): label for i, label in model.config.id2label.items()}

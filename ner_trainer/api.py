@@ -6,7 +6,6 @@
 from collections.abc import Iterable
 
 from trainer_common.devices import resolve_device
-from trainer_common.errors import InputError
 from trainer_common.loading import model_path
 from trainer_common.predict_io import BATCH_TOKENS, inference_dtype
 
@@ -112,8 +111,7 @@ def load_tagger(
 
     model = model_path(model)
     check_batch_size(batch_size)
-    if isinstance(batch_tokens, bool) or not isinstance(batch_tokens, int) or batch_tokens < 1:
-        raise InputError(f"batch_tokens must be an integer of at least 1, got {batch_tokens!r}")
+    check_batch_size(batch_tokens, "batch_tokens")
     device = resolve_device(device)
     loaded, tokenizer = load_for_prediction(AutoModelForTokenClassification, model, "tags", trust_remote_code)
     loaded = inference_dtype(loaded.to(device).eval(), dtype, keep_float32=("crf",))

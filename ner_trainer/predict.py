@@ -24,6 +24,7 @@ import regex
 
 from trainer_common.cli import parse_command_args
 from trainer_common.errors import InputError
+from trainer_common.loading import window_length
 from trainer_common.predict_io import (
     BATCH_TOKENS,
     DTYPES,
@@ -33,7 +34,7 @@ from trainer_common.predict_io import (
     write_predictions,
 )
 
-from .data import Sentence, WordAlignment, encode_sentences, max_window_length
+from .data import Sentence, WordAlignment, encode_sentences
 from .tagging import TagSchemeError, check_tag, get_spans
 
 # CJK ideographs (the ranges BERT's tokenizer treats as one-character words): each is a word of its own.
@@ -168,11 +169,7 @@ def predict_texts(
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
     if batch_tokens < 1:
         raise InputError(f"batch_tokens must be at least 1, got {batch_tokens}")
-    limit = max_window_length(model, tokenizer)
-    if max_seq_length is None:
-        max_seq_length = limit
-    elif max_seq_length > limit:
-        raise InputError(f"max_seq_length={max_seq_length} is longer than the model takes ({limit})")
+    max_seq_length = window_length(model, tokenizer, max_seq_length)
     if tokenizer.pad_token_id is None:
         raise InputError("the tokenizer has no pad token, so windows cannot be batched")
     id2label = {int(i): tag for i, tag in model.config.id2label.items()}

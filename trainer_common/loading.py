@@ -192,6 +192,17 @@ def max_window_length(model, tokenizer) -> int:
     return min(limits) if limits else 512
 
 
+def window_length(model, tokenizer, max_seq_length: int | None) -> int:
+    """The tokens per window of a prediction: `max_seq_length`, or the model's limit (`max_window_length`) when
+    None; longer than the limit is an `InputError`."""
+    limit = max_window_length(model, tokenizer)
+    if max_seq_length is None:
+        return limit
+    if max_seq_length > limit:
+        raise InputError(f"max_seq_length={max_seq_length} is longer than the model takes ({limit})")
+    return max_seq_length
+
+
 def model_path(model) -> str:
     """`model` (a folder or a Hub id, `str` or `os.PathLike`) as a non-empty string; anything else is refused."""
     if not isinstance(model, str | os.PathLike):
@@ -221,7 +232,7 @@ def load_for_prediction(model_class, path: str, result: str, trust_remote_code: 
     return loaded, tokenizer
 
 
-def check_batch_size(batch_size) -> None:
-    """A Python API's `batch_size`: an integer of at least 1."""
+def check_batch_size(batch_size, name: str = "batch_size") -> None:
+    """A Python API's `batch_size` (or another count `name`d, such as `batch_tokens`): an integer of at least 1."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be an integer of at least 1, got {batch_size!r}")
+        raise InputError(f"{name} must be an integer of at least 1, got {batch_size!r}")
