@@ -17,6 +17,7 @@ devices, in evaluation or at `p = 0`, the stock paths run.
 """
 
 import contextlib
+import math
 
 import torch
 from torch import nn
@@ -32,9 +33,7 @@ UNHANDLED_ATTENTION_KWARGS = ("position_bias", "softcap", "s_aux", "sliding_wind
 
 def kept_fraction_mask(shape, p: float, dtype: torch.dtype, device=None) -> torch.Tensor:
     """A dropout mask: 0 where dropped (probability `p`), `1 / (1 - p)` elsewhere, as `dtype`."""
-    count = 1
-    for size in shape:
-        count *= size
+    count = math.prod(shape)
     # full 64-bit draws, each viewed as four int16 draws, uniform over [-32768, 32767]
     draws = torch.randint(-(2**63), 2**63 - 1, ((count + 3) // 4,), dtype=torch.int64, device=device)
     draws = draws.view(torch.int16)[:count].view(shape)
